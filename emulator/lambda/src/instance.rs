@@ -1,0 +1,511 @@
+//! One execution environment: a runtime OS process, its private Runtime API listener, and the
+//! code that runs one invocation through it (deadline, kill on timeout, crash detection).
+//!
+//! Lifecycle as in "Understanding the Lambda execution environment lifecycle"
+//! (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html): Init ends when
+//! the runtime first calls `/next` (measured from spawn: the cold start, printed as an `INIT`
+//! line); each invocation then has the function timeout; a timed-out or crashed environment is
+//! destroyed and the next invocation gets a fresh one (a new cold start).
+
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde_json::json;
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::logs::{self, LogContext};
+use crate::runtime_api::{Invocation, RuntimeApi, RuntimeReply, Signal};
+use crate::spec::FunctionSpec;
+
+/// Init gets at least this long (Lambda's Init phase limit for on-demand functions is 10 s;
+/// a longer function timeout also bounds init, as Lambda re-runs a timed-out init inside the
+/// invocation).
+const MIN_INIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Host variables a runtime process needs to start at all; everything else of the emulator's
+/// environment (e.g. the developer's AWS_PROFILE or real credentials) is kept away from it, as
+/// Lambda gives functions a defined environment.
+const HOST_PASSTHROUGH: &[&str] = &[
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "LD_LIBRARY_PATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "PYENV_ROOT",
+    "RUST_BACKTRACE",
+];
+
+/// Where the emulator is, for the environment variables of a function.
+#[derive(Debug, Clone)]
+pub struct HostSettings {
+    pub region: String,
+    /// `AWS_ENDPOINT_URL` given to functions (the emulator's own URL).
+    pub endpoint_url: Option<String>,
+}
+
+/// Why an invocation failed. Every kind is a failed batch for an event source mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The runtime posted `/invocation/{id}/error` (error type as reported).
+    Function(String),
+    /// The invocation ran past the function timeout; the process was killed.
+    Timeout,
+    /// The process exited during the invocation or its init.
+    Crash(String),
+    /// The runtime posted `/init/error`.
+    InitError(String),
+    /// The response was over 6 MB.
+    ResponseTooLarge,
+    /// The process could not be started.
+    Spawn(String),
+}
+
+impl FailureKind {
+    /// Lambda's error type for this failure, as seen in the Invoke payload.
+    pub fn error_type(&self) -> String {
+        match self {
+            Self::Function(t) | Self::InitError(t) => t.clone(),
+            Self::Timeout => "Sandbox.Timedout".into(),
+            Self::Crash(_) => "Runtime.ExitError".into(),
+            Self::ResponseTooLarge => "Function.ResponseSizeTooLarge".into(),
+            Self::Spawn(_) => "Runtime.InvalidEntrypoint".into(),
+        }
+    }
+}
+
+/// The result of one invocation.
+#[derive(Debug, Clone)]
+pub struct InvocationResult {
+    pub request_id: String,
+    /// The function's response, or the error document (as Invoke returns it).
+    pub payload: Bytes,
+    pub failure: Option<FailureKind>,
+    pub duration: Duration,
+    /// Set when this invocation had a cold start: spawn to first `/next`.
+    pub init_duration: Option<Duration>,
+    /// The invocation's log lines (last 4 KB).
+    pub log_tail: String,
+}
+
+/// A started runtime process with its Runtime API.
+pub struct Instance {
+    pub id: u64,
+    child: Child,
+    invocations: mpsc::Sender<Invocation>,
+    signals: mpsc::UnboundedReceiver<Signal>,
+    _api: RuntimeApi,
+    log: Arc<LogContext>,
+    spawned_at: Instant,
+    ready: bool,
+}
+
+impl Instance {
+    /// Starts the runtime process with Lambda's environment plus the function's own.
+    pub async fn spawn(
+        id: u64,
+        spec: &FunctionSpec,
+        function_arn: &str,
+        host: &HostSettings,
+        log: Arc<LogContext>,
+    ) -> Result<Self, String> {
+        let (invocations_tx, invocations_rx) = mpsc::channel(1);
+        let (signals_tx, signals_rx) = mpsc::unbounded_channel();
+        let api = RuntimeApi::start(function_arn.to_owned(), invocations_rx, signals_tx)
+            .await
+            .map_err(|e| format!("cannot bind a Runtime API listener: {e}"))?;
+        let (program, args) = spec
+            .command
+            .split_first()
+            .ok_or_else(|| "empty command".to_owned())?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env_clear()
+            .envs(lambda_environment(spec, host, &api))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(dir) = &spec.working_dir {
+            command.current_dir(dir);
+        }
+        let spawned_at = Instant::now();
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(logs::pump(stdout, log.clone()));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(logs::pump(stderr, log.clone()));
+        }
+        Ok(Self {
+            id,
+            child,
+            invocations: invocations_tx,
+            signals: signals_rx,
+            _api: api,
+            log,
+            spawned_at,
+            ready: false,
+        })
+    }
+
+    pub fn log(&self) -> &LogContext {
+        &self.log
+    }
+
+    /// Whether the process is still running (an idle one may have died since its last use).
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Runs one invocation. Returns the result and whether the environment can be reused.
+    pub async fn invoke(
+        &mut self,
+        spec: &FunctionSpec,
+        payload: Bytes,
+    ) -> (InvocationResult, bool) {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut init_duration = None;
+        if !self.ready {
+            match self.wait_for_init(spec).await {
+                Ok(duration) => {
+                    self.ready = true;
+                    init_duration = Some(duration);
+                    self.log.line(&format!(
+                        "INIT Duration: {:.2} ms\tInstance: {}\t(spawn to first /next)",
+                        millis(duration),
+                        self.id
+                    ));
+                }
+                Err(FailureWithBody(kind, body)) => {
+                    self.kill().await;
+                    let mut result = self.failed(&request_id, kind, spec, Duration::ZERO, None);
+                    if !body.is_empty() {
+                        result.payload = body;
+                    }
+                    return (result, false);
+                }
+            }
+        }
+
+        self.log.begin(&request_id);
+        self.log.line(&format!("START RequestId: {request_id} Version: $LATEST"));
+        let started = Instant::now();
+        let deadline = started + spec.timeout();
+        let (reply_tx, mut reply_rx) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            payload,
+            deadline_epoch_ms: epoch_ms(SystemTime::now() + spec.timeout()),
+            trace_id: trace_id(),
+            reply: reply_tx,
+        };
+        let outcome: Result<Bytes, FailureWithBody> = if self.invocations.send(invocation).await.is_err() {
+            Err(FailureKind::Crash("the runtime API listener is gone".into()).into())
+        } else {
+            loop {
+                tokio::select! {
+                    biased;
+                    reply = &mut reply_rx => break match reply {
+                        Ok(RuntimeReply::Response(body)) => Ok(body),
+                        Ok(RuntimeReply::Error { error_type, body }) => {
+                            Err(FailureWithBody(FailureKind::Function(error_type), body))
+                        }
+                        Ok(RuntimeReply::TooLarge(size)) => {
+                            self.log.line(&format!("response of {size} bytes is over the 6 MB limit"));
+                            Err(FailureKind::ResponseTooLarge.into())
+                        }
+                        // The runtime asked for the next event without answering this one.
+                        Err(_) => Err(FailureKind::Function("Runtime.InvalidNext".into()).into()),
+                    },
+                    status = self.child.wait() => break Err(FailureKind::Crash(describe_exit(status)).into()),
+                    Some(signal) = self.signals.recv() => {
+                        if let Signal::InitError { error_type, body } = signal {
+                            break Err(FailureWithBody(FailureKind::InitError(error_type), body));
+                        }
+                    }
+                    _ = tokio::time::sleep_until(deadline.into()) => break Err(FailureKind::Timeout.into()),
+                }
+            }
+        };
+        let duration = started.elapsed();
+        let max_memory_mb = self.child.id().and_then(max_memory_used_mb);
+        let (result, reusable) = match outcome {
+            Ok(body) => (
+                InvocationResult {
+                    request_id: request_id.clone(),
+                    payload: body,
+                    failure: None,
+                    duration,
+                    init_duration,
+                    log_tail: String::new(),
+                },
+                true,
+            ),
+            Err(FailureWithBody(kind, body)) => {
+                let reusable = matches!(kind, FailureKind::Function(_));
+                if !reusable {
+                    if kind == FailureKind::Timeout {
+                        self.log.line(&format!(
+                            "{} {request_id} Task timed out after {:.2} seconds",
+                            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                            spec.timeout().as_secs_f64()
+                        ));
+                    }
+                    self.kill().await;
+                }
+                let mut result = self.failed(&request_id, kind, spec, duration, init_duration);
+                if !body.is_empty() {
+                    result.payload = body;
+                }
+                (result, reusable)
+            }
+        };
+        self.log.line(&format!("END RequestId: {request_id}"));
+        self.log.line(&report_line(
+            &request_id,
+            duration,
+            spec.memory_size_mb,
+            max_memory_mb,
+            init_duration,
+        ));
+        let mut result = result;
+        result.log_tail = self.log.end();
+        (result, reusable)
+    }
+
+    /// Waits for the first `/next`; an init error, an exit or the init limit fails it.
+    async fn wait_for_init(&mut self, spec: &FunctionSpec) -> Result<Duration, FailureWithBody> {
+        let limit = spec.timeout().max(MIN_INIT_LIMIT);
+        let give_up = tokio::time::sleep(limit);
+        tokio::pin!(give_up);
+        loop {
+            tokio::select! {
+                biased;
+                signal = self.signals.recv() => match signal {
+                    Some(Signal::Ready(at)) => return Ok(at.duration_since(self.spawned_at)),
+                    Some(Signal::InitError { error_type, body }) => {
+                        self.log.line(&format!(
+                            "INIT_REPORT Status: error\tError Type: {error_type}\t{}",
+                            String::from_utf8_lossy(&body)
+                        ));
+                        return Err(FailureWithBody(FailureKind::InitError(error_type), body));
+                    }
+                    None => return Err(FailureKind::Crash("the runtime API listener is gone".into()).into()),
+                },
+                status = self.child.wait() => {
+                    let status = describe_exit(status);
+                    self.log.line(&format!("INIT_REPORT Status: error\tRuntime exited: {status}"));
+                    return Err(FailureKind::Crash(status).into());
+                }
+                _ = &mut give_up => {
+                    self.log.line(&format!(
+                        "INIT_REPORT Status: timeout\tno /next within {:.2} seconds",
+                        limit.as_secs_f64()
+                    ));
+                    return Err(FailureKind::Timeout.into());
+                }
+            }
+        }
+    }
+
+    /// A failed result with the error document Lambda returns for this kind of failure.
+    fn failed(
+        &self,
+        request_id: &str,
+        kind: FailureKind,
+        spec: &FunctionSpec,
+        duration: Duration,
+        init_duration: Option<Duration>,
+    ) -> InvocationResult {
+        InvocationResult {
+            request_id: request_id.to_owned(),
+            payload: error_document(request_id, &kind, spec),
+            failure: Some(kind),
+            duration,
+            init_duration,
+            log_tail: String::new(),
+        }
+    }
+
+    /// Kills the process and reaps it.
+    pub async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+/// A failure plus the body the runtime posted for it (empty when there is none).
+struct FailureWithBody(FailureKind, Bytes);
+
+impl From<FailureKind> for FailureWithBody {
+    fn from(kind: FailureKind) -> Self {
+        Self(kind, Bytes::new())
+    }
+}
+
+/// The error document Invoke returns for failures Lambda itself detects, e.g.
+/// `{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: ... Error: Task timed out after 3.00 seconds"}`.
+pub fn error_document(request_id: &str, kind: &FailureKind, spec: &FunctionSpec) -> Bytes {
+    let detail = match kind {
+        FailureKind::Function(t) | FailureKind::InitError(t) => format!("{t} reported by the runtime"),
+        FailureKind::Timeout => format!(
+            "Task timed out after {:.2} seconds",
+            spec.timeout().as_secs_f64()
+        ),
+        FailureKind::Crash(status) => format!("Runtime exited with error: {status}"),
+        FailureKind::ResponseTooLarge => "Response payload size exceeded maximum allowed payload size (6291556 bytes).".into(),
+        FailureKind::Spawn(reason) => format!("Couldn't start the runtime: {reason}"),
+    };
+    let document = json!({
+        "errorType": kind.error_type(),
+        "errorMessage": format!("RequestId: {request_id} Error: {detail}"),
+    });
+    Bytes::from(document.to_string())
+}
+
+/// Lambda's environment (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime)
+/// over a few host variables, then the function's own variables.
+fn lambda_environment(
+    spec: &FunctionSpec,
+    host: &HostSettings,
+    api: &RuntimeApi,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = HOST_PASSTHROUGH
+        .iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+        .collect();
+    let task_root = spec
+        .working_dir
+        .clone()
+        .or_else(|| std::env::current_dir().ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| ".".into());
+    let log_stream = format!(
+        "{}/[$LATEST]{}",
+        chrono::Utc::now().format("%Y/%m/%d"),
+        uuid::Uuid::new_v4().simple()
+    );
+    let lambda = [
+        ("AWS_LAMBDA_RUNTIME_API", api.addr.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory_size_mb.to_string()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.name)),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", log_stream),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+        ("AWS_REGION", host.region.clone()),
+        ("AWS_DEFAULT_REGION", host.region.clone()),
+        // Dummy credentials: the emulator accepts any, and real ones must never leak in.
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_SESSION_TOKEN", "test".into()),
+        ("_HANDLER", spec.handler_name()),
+        ("LAMBDA_TASK_ROOT", task_root.clone()),
+        ("LAMBDA_RUNTIME_DIR", task_root),
+        ("LANG", "en_US.UTF-8".into()),
+        ("TZ", ":UTC".into()),
+    ];
+    env.extend(lambda.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    if let Some(url) = &host.endpoint_url {
+        env.push(("AWS_ENDPOINT_URL".into(), url.clone()));
+    }
+    // The function's own variables last: they may override LANG, TZ, AWS_ENDPOINT_URL...
+    // (reserved names are rejected by FunctionSpec::validate).
+    env.extend(spec.environment.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+/// Lambda's REPORT line.
+fn report_line(
+    request_id: &str,
+    duration: Duration,
+    memory_size_mb: u32,
+    max_memory_mb: Option<u64>,
+    init_duration: Option<Duration>,
+) -> String {
+    let billed = duration.as_millis().max(1);
+    let mut line = format!(
+        "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_size_mb} MB",
+        millis(duration)
+    );
+    if let Some(used) = max_memory_mb {
+        line.push_str(&format!("\tMax Memory Used: {used} MB"));
+    }
+    if let Some(init) = init_duration {
+        line.push_str(&format!("\tInit Duration: {:.2} ms", millis(init)));
+    }
+    line
+}
+
+/// Peak resident memory of a process (Linux `VmHWM`), for the REPORT line.
+fn max_memory_used_mb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb.div_ceil(1024))
+}
+
+/// `exit status 1` / `signal: killed`, as Lambda words a runtime exit.
+fn describe_exit(status: std::io::Result<ExitStatus>) -> String {
+    let status = match status {
+        Ok(status) => status,
+        Err(err) => return format!("unknown exit ({err})"),
+    };
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            let name = match signal {
+                6 => "aborted".to_owned(),
+                9 => "killed".to_owned(),
+                11 => "segmentation fault".to_owned(),
+                15 => "terminated".to_owned(),
+                other => other.to_string(),
+            };
+            return format!("signal: {name}");
+        }
+    }
+    status.to_string()
+}
+
+/// An X-Ray trace header: `Root=1-<8 hex epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0`
+/// (https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader).
+fn trace_id() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let root = uuid::Uuid::new_v4().simple().to_string();
+    let parent = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{secs:08x}-{};Parent={};Sampled=0",
+        &root[..24],
+        &parent[..16]
+    )
+}
+
+fn epoch_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

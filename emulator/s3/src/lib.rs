@@ -1,0 +1,111 @@
+//! emulator-s3: an in-memory Amazon S3 for the local emulator.
+//!
+//! The wire protocol (routing, REST-XML, SigV4, `aws-chunked` decoding) is the `s3s` crate's;
+//! this crate supplies the storage behind it ([`state`]), the operations (one module per
+//! family: [`buckets`], [`objects`], [`multipart`], [`list`], [`notifications`]), checksum
+//! verification ([`checksum`]) and the credential policy ([`auth`]).
+//!
+//! Objects live in memory only: a key is a map key and never a host path, so `../../etc` is
+//! just another key.
+
+pub mod auth;
+pub mod buckets;
+pub mod checksum;
+mod errors;
+pub mod list;
+pub mod multipart;
+pub mod notifications;
+pub mod objects;
+mod s3_impl;
+pub mod state;
+
+use std::sync::Arc;
+
+use s3s::service::{S3Service, S3ServiceBuilder};
+
+pub use crate::notifications::{NotificationSink, QueueNotification};
+use crate::state::Store;
+
+/// Errors of the in-process API (bootstrap), carrying the AWS error code S3 would answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct S3EmulatorError {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<s3s::S3Error> for S3EmulatorError {
+    fn from(e: s3s::S3Error) -> Self {
+        Self {
+            code: e.code().as_str().to_owned(),
+            message: e.message().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+/// Shared state of one emulated S3 endpoint.
+pub(crate) struct Inner {
+    pub region: String,
+    pub store: Store,
+    pub sink: Arc<dyn NotificationSink>,
+    pub credentials: auth::CredentialStore,
+}
+
+/// The emulated S3 service. Cheap to clone; all clones share the same buckets.
+#[derive(Clone)]
+pub struct S3Emulator {
+    inner: Arc<Inner>,
+}
+
+impl S3Emulator {
+    /// A new, empty S3 for `region`, delivering bucket notifications through `sink`.
+    pub fn new(region: impl Into<String>, sink: Arc<dyn NotificationSink>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                region: region.into(),
+                store: Store::default(),
+                sink,
+                credentials: auth::CredentialStore::default(),
+            }),
+        }
+    }
+
+    /// The region this endpoint claims to be (bucket locations, event records).
+    pub fn region(&self) -> &str {
+        &self.inner.region
+    }
+
+    /// Creates `name` if it does not exist (idempotent, whatever the region).
+    pub fn create_bucket(&self, name: &str) -> Result<(), S3EmulatorError> {
+        buckets::validate_bucket_name(name)?;
+        self.inner.store.create_bucket(name);
+        Ok(())
+    }
+
+    /// Replaces the bucket's queue notification configuration, validating destinations and
+    /// sending each queue the `s3:TestEvent` message, as PutBucketNotificationConfiguration does.
+    pub fn put_queue_notifications(
+        &self,
+        bucket: &str,
+        configs: Vec<QueueNotification>,
+    ) -> Result<(), S3EmulatorError> {
+        let request_id = errors::new_request_id();
+        notifications::apply_configuration(&self.inner, bucket, configs, false, &request_id)?;
+        Ok(())
+    }
+
+    /// Registers a key pair whose signatures are verified with its own secret (see [`auth`]).
+    pub fn register_credentials(&self, access_key: &str, secret_key: &str) {
+        self.inner.credentials.register(access_key, secret_key);
+    }
+
+    /// The s3s HTTP service: mount it as the fallback of the one-port server.
+    pub fn service(&self) -> S3Service {
+        let mut builder = S3ServiceBuilder::new(s3_impl::EmulatorS3 {
+            inner: self.inner.clone(),
+        });
+        builder.set_auth(auth::EmulatorAuth::new(self.inner.clone()));
+        builder.set_access(auth::AllowAll);
+        builder.build()
+    }
+}

@@ -1,0 +1,389 @@
+//! Multipart uploads: CreateMultipartUpload, UploadPart, CompleteMultipartUpload (with S3's
+//! part validation), AbortMultipartUpload and ListParts.
+//!
+//! Rules (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html and
+//! https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html):
+//! part numbers 1..=10,000; every part but the last at least 5 MiB (`EntityTooSmall`); the
+//! list in ascending order (`InvalidPartOrder`); each listed part uploaded with that ETag
+//! (`InvalidPart`). The object's ETag is the MD5 of the concatenated binary part MD5s plus
+//! `-<part count>`.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::BytesMut;
+use s3s::crypto::{Checksum as _, Md5};
+use s3s::dto::{
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, ChecksumAlgorithm,
+    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput,
+    CreateMultipartUploadOutput, ETag, ListPartsInput, ListPartsOutput, Part as PartDto, Timestamp,
+    UploadPartInput, UploadPartOutput,
+};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::checksum::{self, ChecksumAlgo};
+use crate::errors::{invalid_argument, invalid_request, no_such_upload};
+use crate::objects::{
+    announce, bucket_of, checksum_type, default_checksum, set_checksum, store, Requester,
+    MAX_PUT_SIZE,
+};
+use crate::state::{ObjectHeaders, Part, StoredChecksum, StoredObject, Upload};
+use crate::{buckets, Inner};
+
+/// Smallest size of a part that is not the last one: 5 MiB.
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+const MAX_PART_NUMBER: i32 = 10_000;
+
+pub(crate) async fn create_multipart_upload(
+    inner: &Inner,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let input = req.input;
+    let bucket = bucket_of(inner, &input.bucket)?;
+    let algorithm = input
+        .checksum_algorithm
+        .as_ref()
+        .map(|a| {
+            ChecksumAlgo::from_name(a.as_str()).ok_or_else(|| {
+                invalid_request(format!(
+                    "Checksum algorithm provided is unsupported: {}",
+                    a.as_str()
+                ))
+            })
+        })
+        .transpose()?;
+    let full_object = match input.checksum_type.as_ref().map(|t| t.as_str()) {
+        Some(t) => t.eq_ignore_ascii_case("FULL_OBJECT"),
+        None => algorithm.is_some_and(ChecksumAlgo::default_full_object),
+    };
+    let upload_id = uuid::Uuid::new_v4().simple().to_string();
+    bucket.insert_upload(
+        &upload_id,
+        Upload {
+            key: input.key.clone(),
+            initiated: SystemTime::now(),
+            headers: ObjectHeaders {
+                content_type: input.content_type,
+                cache_control: input.cache_control,
+                content_disposition: input.content_disposition,
+                content_encoding: input.content_encoding,
+                content_language: input.content_language,
+            },
+            metadata: input.metadata.unwrap_or_default(),
+            checksum_algorithm: algorithm,
+            checksum_full_object: full_object,
+            parts: Default::default(),
+        },
+    );
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(upload_id),
+        checksum_algorithm: algorithm.map(|a| ChecksumAlgorithm::from(a.name().to_owned())),
+        ..Default::default()
+    }))
+}
+
+pub(crate) async fn upload_part(
+    inner: &Inner,
+    mut req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
+    let input = &mut req.input;
+    let bucket = bucket_of(inner, &input.bucket)?;
+    if !(1..=MAX_PART_NUMBER).contains(&input.part_number) {
+        return Err(invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+        ));
+    }
+    let upload_algo = bucket
+        .with_upload(&input.upload_id, |u| {
+            (u.key == input.key).then_some(u.checksum_algorithm)
+        })
+        .flatten()
+        .ok_or_else(no_such_upload)?;
+    if input
+        .content_length
+        .is_some_and(|n| n < 0 || n as u64 > MAX_PUT_SIZE)
+    {
+        return Err(checksum::entity_too_large(MAX_PUT_SIZE));
+    }
+    let algorithm = input
+        .checksum_algorithm
+        .as_ref()
+        .map(|a| a.as_str().to_owned());
+    let declared = checksum::declared(&req.headers, algorithm.as_deref())?;
+    if let (Some(d), Some(expected)) = (&declared, upload_algo) {
+        if d.algo != expected {
+            return Err(invalid_request(format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                expected.name().to_ascii_lowercase(),
+                d.algo.name().to_ascii_lowercase()
+            )));
+        }
+    }
+    let algo = declared.as_ref().map(|d| d.algo).or(upload_algo);
+    let body = checksum::read_body(input.body.take(), MAX_PUT_SIZE, algo).await?;
+    checksum::verify(
+        &body,
+        input.content_md5.as_deref(),
+        declared.as_ref(),
+        req.trailing_headers.as_ref(),
+    )?;
+    let part = Part {
+        md5: body.md5,
+        checksum: body.checksum.clone(),
+        data: body.data,
+        last_modified: SystemTime::now(),
+    };
+    let etag = part.etag();
+    let part_number = input.part_number;
+    // The upload may have been completed or aborted while the body was streaming.
+    bucket
+        .with_upload(&input.upload_id, |u| u.parts.insert(part_number, part))
+        .ok_or_else(no_such_upload)?;
+    let mut out = UploadPartOutput {
+        e_tag: Some(ETag::Strong(etag)),
+        ..Default::default()
+    };
+    if let (Some(algo), Some(raw)) = (algo, body.checksum.as_deref()) {
+        let c = StoredChecksum {
+            algorithm: algo,
+            value: checksum::b64(raw),
+            full_object: true,
+        };
+        set_checksum!(out, &c);
+    }
+    Ok(S3Response::new(out))
+}
+
+fn invalid_part() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::InvalidPart,
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
+    )
+}
+
+pub(crate) async fn complete_multipart_upload(
+    inner: &Inner,
+    req: S3Request<CompleteMultipartUploadInput>,
+    request_id: &str,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let who = Requester::of(&req);
+    let input = req.input;
+    let bucket = bucket_of(inner, &input.bucket)?;
+    let upload = bucket
+        .with_upload(&input.upload_id, |u| {
+            (u.key == input.key).then(|| u.clone())
+        })
+        .flatten()
+        .ok_or_else(no_such_upload)?;
+    let listed = input
+        .multipart_upload
+        .and_then(|m| m.parts)
+        .unwrap_or_default();
+    if listed.is_empty() {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ));
+    }
+    let mut chosen: Vec<&Part> = Vec::with_capacity(listed.len());
+    let mut previous = 0;
+    for entry in &listed {
+        let number = entry.part_number.ok_or_else(invalid_part)?;
+        if number <= previous {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidPartOrder,
+                "The list of parts was not in ascending order. Parts must be ordered by part number.",
+            ));
+        }
+        previous = number;
+        let part = upload.parts.get(&number).ok_or_else(invalid_part)?;
+        let etag_matches = entry
+            .e_tag
+            .as_ref()
+            .is_some_and(|e| e.value().trim_matches('"') == part.etag());
+        if !etag_matches {
+            return Err(invalid_part());
+        }
+        // A part checksum given in the completion request must be the one the part has.
+        if let (Some(algo), Some(raw)) = (upload.checksum_algorithm, part.checksum.as_deref()) {
+            let listed = match algo {
+                ChecksumAlgo::Crc32 => entry.checksum_crc32.as_deref(),
+                ChecksumAlgo::Crc32c => entry.checksum_crc32c.as_deref(),
+                ChecksumAlgo::Crc64Nvme => entry.checksum_crc64nvme.as_deref(),
+                ChecksumAlgo::Sha1 => entry.checksum_sha1.as_deref(),
+                ChecksumAlgo::Sha256 => entry.checksum_sha256.as_deref(),
+            };
+            if listed.is_some_and(|v| v != checksum::b64(raw)) {
+                return Err(invalid_part());
+            }
+        }
+        chosen.push(part);
+    }
+    let last = chosen.len() - 1;
+    if chosen[..last].iter().any(|p| p.data.len() < MIN_PART_SIZE) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::EntityTooSmall,
+            "Your proposed upload is smaller than the minimum allowed object size.",
+        ));
+    }
+
+    let mut data = BytesMut::with_capacity(chosen.iter().map(|p| p.data.len()).sum());
+    let mut md5_of_md5s = Md5::new();
+    for part in &chosen {
+        data.extend_from_slice(&part.data);
+        md5_of_md5s.update(&part.md5);
+    }
+    let data = data.freeze();
+    let etag = format!("{}-{}", hex::encode(md5_of_md5s.finalize()), chosen.len());
+    let checksum = match upload.checksum_algorithm {
+        None => default_checksum(&data),
+        Some(algo) if upload.checksum_full_object => StoredChecksum {
+            algorithm: algo,
+            value: checksum::b64(&algo.digest(&data)),
+            full_object: true,
+        },
+        Some(algo) => {
+            // COMPOSITE: the checksum of the concatenated part checksums, then `-N`.
+            let mut concatenated = Vec::new();
+            for part in &chosen {
+                concatenated.extend(
+                    part.checksum
+                        .clone()
+                        .unwrap_or_else(|| algo.digest(&part.data)),
+                );
+            }
+            StoredChecksum {
+                algorithm: algo,
+                value: format!(
+                    "{}-{}",
+                    checksum::b64(&algo.digest(&concatenated)),
+                    chosen.len()
+                ),
+                full_object: false,
+            }
+        }
+    };
+    // A full-object checksum sent with the completion request must match the assembled object.
+    if checksum.full_object {
+        let sent = match checksum.algorithm {
+            ChecksumAlgo::Crc32 => input.checksum_crc32.as_deref(),
+            ChecksumAlgo::Crc32c => input.checksum_crc32c.as_deref(),
+            ChecksumAlgo::Crc64Nvme => input.checksum_crc64nvme.as_deref(),
+            ChecksumAlgo::Sha1 => input.checksum_sha1.as_deref(),
+            ChecksumAlgo::Sha256 => input.checksum_sha256.as_deref(),
+        };
+        if sent.is_some_and(|v| v != checksum.value) {
+            return Err(S3Error::with_message(
+                S3ErrorCode::BadDigest,
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    checksum.algorithm.name()
+                ),
+            ));
+        }
+    }
+    let object = Arc::new(StoredObject {
+        data,
+        etag,
+        last_modified: SystemTime::now(),
+        headers: upload.headers.clone(),
+        metadata: upload.metadata.clone(),
+        checksum: Some(checksum.clone()),
+        parts_count: Some(chosen.len()),
+    });
+    // Completing twice answers NoSuchUpload the second time, like S3 after the upload is gone.
+    bucket
+        .remove_upload(&input.upload_id)
+        .ok_or_else(no_such_upload)?;
+    store(&bucket, &input.key, object.clone())?;
+    let mut out = CompleteMultipartUploadOutput {
+        bucket: Some(input.bucket.clone()),
+        key: Some(input.key.clone()),
+        e_tag: Some(ETag::Strong(object.etag.clone())),
+        location: Some(format!("/{}/{}", input.bucket, input.key)),
+        ..Default::default()
+    };
+    if upload.checksum_algorithm.is_some() {
+        set_checksum!(out, &checksum);
+        out.checksum_type = Some(checksum_type(&checksum));
+    }
+    announce(
+        inner,
+        &bucket,
+        &input.key,
+        "ObjectCreated:CompleteMultipartUpload",
+        Some(&object),
+        request_id,
+        &who,
+    );
+    Ok(S3Response::new(out))
+}
+
+pub(crate) async fn abort_multipart_upload(
+    inner: &Inner,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    let bucket = bucket_of(inner, &req.input.bucket)?;
+    bucket
+        .remove_upload(&req.input.upload_id)
+        .ok_or_else(no_such_upload)?;
+    Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+}
+
+pub(crate) async fn list_parts(
+    inner: &Inner,
+    req: S3Request<ListPartsInput>,
+) -> S3Result<S3Response<ListPartsOutput>> {
+    let input = req.input;
+    let bucket = bucket_of(inner, &input.bucket)?;
+    let upload = bucket
+        .with_upload(&input.upload_id, |u| {
+            (u.key == input.key).then(|| u.clone())
+        })
+        .flatten()
+        .ok_or_else(no_such_upload)?;
+    let max_parts = input.max_parts.unwrap_or(1000).clamp(0, 1000);
+    let marker = input.part_number_marker.unwrap_or(0);
+    let mut parts = Vec::new();
+    let mut truncated = false;
+    for (number, part) in upload.parts.range(marker.saturating_add(1)..) {
+        if parts.len() as i32 >= max_parts {
+            truncated = true;
+            break;
+        }
+        let mut dto = PartDto {
+            e_tag: Some(ETag::Strong(part.etag())),
+            last_modified: Some(Timestamp::from(part.last_modified)),
+            part_number: Some(*number),
+            size: Some(part.data.len() as i64),
+            ..Default::default()
+        };
+        if let (Some(algo), Some(raw)) = (upload.checksum_algorithm, part.checksum.as_deref()) {
+            let c = StoredChecksum {
+                algorithm: algo,
+                value: checksum::b64(raw),
+                full_object: true,
+            };
+            set_checksum!(dto, &c);
+        }
+        parts.push(dto);
+    }
+    let next_marker = parts.last().and_then(|p| p.part_number);
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(input.upload_id),
+        is_truncated: Some(truncated),
+        max_parts: Some(max_parts),
+        part_number_marker: Some(marker),
+        next_part_number_marker: next_marker,
+        owner: Some(buckets::owner()),
+        parts: Some(parts),
+        checksum_algorithm: upload
+            .checksum_algorithm
+            .map(|a| ChecksumAlgorithm::from(a.name().to_owned())),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,497 @@
+//! Object operations: PutObject, GetObject (ranges), HeadObject, DeleteObject, DeleteObjects,
+//! CopyObject (metadata directive COPY/REPLACE). Each change is stored first, then announced
+//! to the bucket's notification queues.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use s3s::crypto::Checksum as _;
+use s3s::dto::{
+    ChecksumType, CopyObjectInput, CopyObjectOutput, CopyObjectResult, CopySource,
+    DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput, DeleteObjectsOutput, DeletedObject,
+    ETag, GetObjectInput, GetObjectOutput, HeadObjectInput, HeadObjectOutput, PutObjectInput,
+    PutObjectOutput, StreamingBlob, Timestamp,
+};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::checksum::{self, ChecksumAlgo};
+use crate::errors::{invalid_argument, invalid_request, no_such_bucket, no_such_key};
+use crate::notifications::{self, ObjectEvent};
+use crate::state::{Bucket, ObjectHeaders, StoredChecksum, StoredObject};
+use crate::Inner;
+
+/// Largest object a single PUT may create: 5 GiB
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html).
+pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// S3's Content-Type for objects stored without one.
+const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
+
+/// Who made a request, for event records.
+pub(crate) struct Requester {
+    pub source_ip: String,
+    pub principal: String,
+}
+
+impl Requester {
+    pub fn of<T>(req: &S3Request<T>) -> Self {
+        let source_ip = req
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .or_else(|| {
+                req.extensions
+                    .get::<std::net::SocketAddr>()
+                    .map(|a| a.ip().to_string())
+            })
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        let principal = req.credentials.as_ref().map_or_else(
+            || "Anonymous".to_owned(),
+            |c| format!("AWS:{}", c.access_key),
+        );
+        Self {
+            source_ip,
+            principal,
+        }
+    }
+}
+
+pub(crate) fn bucket_of(inner: &Inner, name: &str) -> S3Result<Arc<Bucket>> {
+    inner.store.bucket(name).ok_or_else(|| no_such_bucket(name))
+}
+
+/// Stores the object (NoSuchBucket if the bucket vanished meanwhile).
+pub(crate) fn store(bucket: &Bucket, key: &str, object: Arc<StoredObject>) -> S3Result<()> {
+    bucket
+        .put_object(key, object)
+        .map_err(|_| no_such_bucket(&bucket.name))
+}
+
+/// Announces a change of `key` to the bucket's matching queue configurations.
+pub(crate) fn announce(
+    inner: &Inner,
+    bucket: &Bucket,
+    key: &str,
+    event_name: &str,
+    object: Option<&StoredObject>,
+    request_id: &str,
+    who: &Requester,
+) {
+    let configs = bucket.notifications();
+    if configs.is_empty() {
+        return;
+    }
+    let event = ObjectEvent {
+        event_name,
+        bucket: &bucket.name,
+        key,
+        size_etag: object.map(|o| (o.size(), o.etag.as_str())),
+        request_id,
+        source_ip: who.source_ip.clone(),
+        principal: who.principal.clone(),
+    };
+    notifications::publish(inner, &configs, &event);
+}
+
+/// Fills the `checksum_<algorithm>` field of an output struct from a stored checksum.
+macro_rules! set_checksum {
+    ($out:expr, $c:expr) => {{
+        let c: &crate::state::StoredChecksum = $c;
+        let v = Some(c.value.clone());
+        match c.algorithm {
+            crate::checksum::ChecksumAlgo::Crc32 => $out.checksum_crc32 = v,
+            crate::checksum::ChecksumAlgo::Crc32c => $out.checksum_crc32c = v,
+            crate::checksum::ChecksumAlgo::Crc64Nvme => $out.checksum_crc64nvme = v,
+            crate::checksum::ChecksumAlgo::Sha1 => $out.checksum_sha1 = v,
+            crate::checksum::ChecksumAlgo::Sha256 => $out.checksum_sha256 = v,
+        }
+    }};
+}
+pub(crate) use set_checksum;
+
+pub(crate) fn checksum_type(c: &StoredChecksum) -> ChecksumType {
+    ChecksumType::from_static(if c.full_object {
+        ChecksumType::FULL_OBJECT
+    } else {
+        ChecksumType::COMPOSITE
+    })
+}
+
+/// S3's default for uploads that declare no checksum: a full-object CRC64NVME.
+pub(crate) fn default_checksum(data: &[u8]) -> StoredChecksum {
+    StoredChecksum {
+        algorithm: ChecksumAlgo::Crc64Nvme,
+        value: checksum::b64(&ChecksumAlgo::Crc64Nvme.digest(data)),
+        full_object: true,
+    }
+}
+
+pub(crate) async fn put_object(
+    inner: &Inner,
+    mut req: S3Request<PutObjectInput>,
+    request_id: &str,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let who = Requester::of(&req);
+    let input = &mut req.input;
+    let bucket = bucket_of(inner, &input.bucket)?;
+    if input
+        .content_length
+        .is_some_and(|n| n < 0 || n as u64 > MAX_PUT_SIZE)
+    {
+        return Err(checksum::entity_too_large(MAX_PUT_SIZE));
+    }
+    let algorithm = input
+        .checksum_algorithm
+        .as_ref()
+        .map(|a| a.as_str().to_owned());
+    let declared = checksum::declared(&req.headers, algorithm.as_deref())?;
+    let body = checksum::read_body(
+        input.body.take(),
+        MAX_PUT_SIZE,
+        declared.as_ref().map(|d| d.algo),
+    )
+    .await?;
+    let verified = checksum::verify(
+        &body,
+        input.content_md5.as_deref(),
+        declared.as_ref(),
+        req.trailing_headers.as_ref(),
+    )?;
+    let stored_checksum = match (&declared, verified) {
+        (Some(d), Some(value)) => StoredChecksum {
+            algorithm: d.algo,
+            value,
+            full_object: true,
+        },
+        _ => default_checksum(&body.data),
+    };
+    let object = Arc::new(StoredObject {
+        etag: hex::encode(body.md5),
+        data: body.data,
+        last_modified: SystemTime::now(),
+        headers: ObjectHeaders {
+            content_type: input.content_type.take(),
+            cache_control: input.cache_control.take(),
+            content_disposition: input.content_disposition.take(),
+            content_encoding: input
+                .content_encoding
+                .take()
+                .and_then(|e| stored_content_encoding(&e)),
+            content_language: input.content_language.take(),
+        },
+        metadata: input.metadata.take().unwrap_or_default(),
+        checksum: Some(stored_checksum.clone()),
+        parts_count: None,
+    });
+    store(&bucket, &input.key, object.clone())?;
+
+    let mut out = PutObjectOutput {
+        e_tag: Some(ETag::Strong(object.etag.clone())),
+        size: Some(object.size() as i64),
+        ..Default::default()
+    };
+    if declared.is_some() {
+        set_checksum!(out, &stored_checksum);
+        out.checksum_type = Some(checksum_type(&stored_checksum));
+    }
+    announce(
+        inner,
+        &bucket,
+        &input.key,
+        "ObjectCreated:Put",
+        Some(&object),
+        request_id,
+        &who,
+    );
+    Ok(S3Response::new(out))
+}
+
+/// `aws-chunked` describes the upload framing, not the object: S3 drops it from the stored
+/// Content-Encoding and keeps any other codings.
+fn stored_content_encoding(sent: &str) -> Option<String> {
+    let kept: Vec<&str> = sent
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
+}
+
+fn lookup(inner: &Inner, bucket: &str, key: &str) -> S3Result<Arc<StoredObject>> {
+    bucket_of(inner, bucket)?
+        .get_object(key)
+        .ok_or_else(no_such_key)
+}
+
+pub(crate) async fn get_object(
+    inner: &Inner,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let input = req.input;
+    let object = lookup(inner, &input.bucket, &input.key)?;
+    let total = object.size();
+    let (data, content_range) = match input.range {
+        None => (object.data.clone(), None),
+        Some(range) => {
+            let r = range.check(total).map_err(|_| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidRange,
+                    "The requested range is not satisfiable",
+                )
+            })?;
+            let (start, end) = (r.start as usize, r.end as usize);
+            let content_range = format!("bytes {}-{}/{total}", r.start, r.end - 1);
+            (object.data.slice(start..end), Some(content_range))
+        }
+    };
+    let mut out = GetObjectOutput {
+        accept_ranges: Some("bytes".to_owned()),
+        content_length: Some(data.len() as i64),
+        content_range: content_range.clone(),
+        e_tag: Some(ETag::Strong(object.etag.clone())),
+        last_modified: Some(Timestamp::from(object.last_modified)),
+        metadata: Some(object.metadata.clone()),
+        parts_count: object.parts_count.map(|n| n as i32),
+        body: Some(StreamingBlob::from(s3s::Body::from(data))),
+        ..Default::default()
+    };
+    apply_headers(
+        &object.headers,
+        &mut out.content_type,
+        &mut out.cache_control,
+        &mut out.content_disposition,
+    );
+    out.content_encoding = object.headers.content_encoding.clone();
+    out.content_language = object.headers.content_language.clone();
+    // A checksum describes the whole object, so S3 returns it only for full reads.
+    if checksum_mode_enabled(input.checksum_mode.as_ref()) && content_range.is_none() {
+        if let Some(c) = &object.checksum {
+            set_checksum!(out, c);
+            out.checksum_type = Some(checksum_type(c));
+        }
+    }
+    Ok(S3Response::new(out))
+}
+
+pub(crate) async fn head_object(
+    inner: &Inner,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
+    let input = req.input;
+    let object = lookup(inner, &input.bucket, &input.key)?;
+    let mut out = HeadObjectOutput {
+        accept_ranges: Some("bytes".to_owned()),
+        content_length: Some(object.size() as i64),
+        e_tag: Some(ETag::Strong(object.etag.clone())),
+        last_modified: Some(Timestamp::from(object.last_modified)),
+        metadata: Some(object.metadata.clone()),
+        parts_count: object.parts_count.map(|n| n as i32),
+        ..Default::default()
+    };
+    apply_headers(
+        &object.headers,
+        &mut out.content_type,
+        &mut out.cache_control,
+        &mut out.content_disposition,
+    );
+    out.content_encoding = object.headers.content_encoding.clone();
+    out.content_language = object.headers.content_language.clone();
+    if checksum_mode_enabled(input.checksum_mode.as_ref()) {
+        if let Some(c) = &object.checksum {
+            set_checksum!(out, c);
+            out.checksum_type = Some(checksum_type(c));
+        }
+    }
+    Ok(S3Response::new(out))
+}
+
+fn checksum_mode_enabled(mode: Option<&s3s::dto::ChecksumMode>) -> bool {
+    mode.is_some_and(|m| {
+        m.as_str()
+            .eq_ignore_ascii_case(s3s::dto::ChecksumMode::ENABLED)
+    })
+}
+
+fn apply_headers(
+    h: &ObjectHeaders,
+    content_type: &mut Option<String>,
+    cache_control: &mut Option<String>,
+    content_disposition: &mut Option<String>,
+) {
+    *content_type = Some(
+        h.content_type
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+    );
+    cache_control.clone_from(&h.cache_control);
+    content_disposition.clone_from(&h.content_disposition);
+}
+
+pub(crate) async fn delete_object(
+    inner: &Inner,
+    req: S3Request<DeleteObjectInput>,
+    request_id: &str,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let who = Requester::of(&req);
+    let bucket = bucket_of(inner, &req.input.bucket)?;
+    // Deleting a missing key succeeds with 204, as on an unversioned S3 bucket.
+    if bucket.delete_object(&req.input.key).is_some() {
+        announce(
+            inner,
+            &bucket,
+            &req.input.key,
+            "ObjectRemoved:Delete",
+            None,
+            request_id,
+            &who,
+        );
+    }
+    Ok(S3Response::new(DeleteObjectOutput::default()))
+}
+
+pub(crate) async fn delete_objects(
+    inner: &Inner,
+    req: S3Request<DeleteObjectsInput>,
+    request_id: &str,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let who = Requester::of(&req);
+    let bucket = bucket_of(inner, &req.input.bucket)?;
+    let delete = req.input.delete;
+    // "The request can contain a list of up to 1,000 keys"
+    // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
+    if delete.objects.len() > 1000 {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ));
+    }
+    let quiet = delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    for id in delete.objects {
+        if bucket.delete_object(&id.key).is_some() {
+            announce(
+                inner,
+                &bucket,
+                &id.key,
+                "ObjectRemoved:Delete",
+                None,
+                request_id,
+                &who,
+            );
+        }
+        if !quiet {
+            deleted.push(DeletedObject {
+                key: Some(id.key),
+                ..Default::default()
+            });
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: None,
+        request_charged: None,
+    }))
+}
+
+pub(crate) async fn copy_object(
+    inner: &Inner,
+    req: S3Request<CopyObjectInput>,
+    request_id: &str,
+) -> S3Result<S3Response<CopyObjectOutput>> {
+    let who = Requester::of(&req);
+    let input = req.input;
+    let CopySource::Bucket {
+        bucket: src_bucket,
+        key: src_key,
+        ..
+    } = &input.copy_source
+    else {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "Copying from an access point is not supported by this emulator",
+        ));
+    };
+    let source = lookup(inner, src_bucket, src_key)?;
+    let dest = bucket_of(inner, &input.bucket)?;
+    let replace = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
+        None | Some("COPY") => false,
+        Some("REPLACE") => true,
+        Some(other) => {
+            return Err(invalid_argument(format!(
+                "Unknown metadata directive: {other}"
+            )))
+        }
+    };
+    if !replace && **src_bucket == *input.bucket && **src_key == *input.key {
+        return Err(invalid_request(
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+        ));
+    }
+    let (headers, metadata) = if replace {
+        let h = ObjectHeaders {
+            content_type: input.content_type,
+            cache_control: input.cache_control,
+            content_disposition: input.content_disposition,
+            content_encoding: input.content_encoding,
+            content_language: input.content_language,
+        };
+        (h, input.metadata.unwrap_or_default())
+    } else {
+        (source.headers.clone(), source.metadata.clone())
+    };
+    let wanted = input
+        .checksum_algorithm
+        .as_ref()
+        .map(|a| {
+            ChecksumAlgo::from_name(a.as_str()).ok_or_else(|| {
+                invalid_request(format!(
+                    "Checksum algorithm provided is unsupported: {}",
+                    a.as_str()
+                ))
+            })
+        })
+        .transpose()?;
+    // A copy is a new single-part object: full-object checksum and a plain MD5 ETag.
+    let checksum = match (wanted, &source.checksum) {
+        (None, Some(c)) if c.full_object => c.clone(),
+        (algo, _) => {
+            let algo = algo.unwrap_or(ChecksumAlgo::Crc64Nvme);
+            StoredChecksum {
+                algorithm: algo,
+                value: checksum::b64(&algo.digest(&source.data)),
+                full_object: true,
+            }
+        }
+    };
+    let md5 = s3s::crypto::Md5::checksum(&source.data);
+    let object = Arc::new(StoredObject {
+        data: source.data.clone(),
+        etag: hex::encode(md5),
+        last_modified: SystemTime::now(),
+        headers,
+        metadata,
+        checksum: Some(checksum.clone()),
+        parts_count: None,
+    });
+    store(&dest, &input.key, object.clone())?;
+    let mut result = CopyObjectResult {
+        e_tag: Some(ETag::Strong(object.etag.clone())),
+        last_modified: Some(Timestamp::from(object.last_modified)),
+        ..Default::default()
+    };
+    set_checksum!(result, &checksum);
+    result.checksum_type = Some(checksum_type(&checksum));
+    announce(
+        inner,
+        &dest,
+        &input.key,
+        "ObjectCreated:Copy",
+        Some(&object),
+        request_id,
+        &who,
+    );
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(result),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,100 @@
+//! One bucket: its objects (sorted by key, for listing), multipart uploads and notification
+//! configuration.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use super::{lock, read, write, StoredObject, Upload};
+use crate::notifications::QueueNotification;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeleteBucketError {
+    NoSuchBucket,
+    NotEmpty,
+}
+
+/// Objects plus a tombstone flag checked under the same lock, so a PUT racing a
+/// DeleteBucket either lands before the emptiness check or fails with NoSuchBucket.
+#[derive(Default)]
+struct Objects {
+    map: BTreeMap<String, Arc<StoredObject>>,
+    deleted: bool,
+}
+
+pub struct Bucket {
+    pub name: String,
+    pub created: SystemTime,
+    objects: RwLock<Objects>,
+    uploads: Mutex<HashMap<String, Upload>>,
+    notifications: RwLock<Vec<QueueNotification>>,
+}
+
+/// The bucket was deleted while the request was running.
+#[derive(Debug)]
+pub struct BucketGone;
+
+impl Bucket {
+    pub fn new(name: &str, created: SystemTime) -> Self {
+        Self {
+            name: name.to_owned(),
+            created,
+            objects: RwLock::default(),
+            uploads: Mutex::default(),
+            notifications: RwLock::default(),
+        }
+    }
+
+    pub(super) fn mark_deleted_if_empty(&self) -> Result<(), DeleteBucketError> {
+        let mut objects = write(&self.objects);
+        if !objects.map.is_empty() {
+            return Err(DeleteBucketError::NotEmpty);
+        }
+        objects.deleted = true;
+        Ok(())
+    }
+
+    /// Stores `object` under `key`, replacing any previous version.
+    pub fn put_object(&self, key: &str, object: Arc<StoredObject>) -> Result<(), BucketGone> {
+        let mut objects = write(&self.objects);
+        if objects.deleted {
+            return Err(BucketGone);
+        }
+        objects.map.insert(key.to_owned(), object);
+        Ok(())
+    }
+
+    pub fn get_object(&self, key: &str) -> Option<Arc<StoredObject>> {
+        read(&self.objects).map.get(key).cloned()
+    }
+
+    pub fn delete_object(&self, key: &str) -> Option<Arc<StoredObject>> {
+        write(&self.objects).map.remove(key)
+    }
+
+    /// Runs `f` over the sorted key map under the read lock (no awaits inside `f`).
+    pub fn with_objects<R>(&self, f: impl FnOnce(&BTreeMap<String, Arc<StoredObject>>) -> R) -> R {
+        f(&read(&self.objects).map)
+    }
+
+    pub fn insert_upload(&self, upload_id: &str, upload: Upload) {
+        lock(&self.uploads).insert(upload_id.to_owned(), upload);
+    }
+
+    /// Runs `f` on the upload, or returns None when there is no such upload.
+    pub fn with_upload<R>(&self, upload_id: &str, f: impl FnOnce(&mut Upload) -> R) -> Option<R> {
+        lock(&self.uploads).get_mut(upload_id).map(f)
+    }
+
+    pub fn remove_upload(&self, upload_id: &str) -> Option<Upload> {
+        lock(&self.uploads).remove(upload_id)
+    }
+
+    pub fn notifications(&self) -> Vec<QueueNotification> {
+        read(&self.notifications).clone()
+    }
+
+    pub fn set_notifications(&self, configs: Vec<QueueNotification>) {
+        *write(&self.notifications) = configs;
+    }
+}

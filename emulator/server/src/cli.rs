@@ -1,0 +1,98 @@
+//! Command line: `emulator serve` runs the emulator with the pipeline's resources created.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pipeline_core::config::Config;
+
+use crate::logging::LogFormat;
+use crate::server::{EmulatorServer, ServeOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "emulator", version, about = "Local S3, SQS and Glue for the skip-the-database pipeline")]
+pub struct Cli {
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve S3, SQS and Glue on one port, with the config's buckets, queues,
+    /// notification and tables created.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Pipeline config; without it the config embedded in the binary (shared/pipeline.json) is used.
+    #[arg(long, env = "PIPELINE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on. Loopback by default: the emulator checks no credentials.
+    #[arg(long, env = "EMULATOR_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (4566 is what local AWS tools expect).
+    #[arg(long, env = "EMULATOR_PORT", default_value_t = 4566)]
+    pub port: u16,
+    /// Start with no resources instead of the config's.
+    #[arg(long)]
+    pub empty: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => Config::load(path).with_context(|| format!("loading {}", path.display()))?,
+        None => Config::embedded_default().context("loading the embedded default config")?,
+    };
+    let options = ServeOptions {
+        bind: SocketAddr::new(args.host, args.port),
+        config: (!args.empty).then(|| config.clone()),
+    };
+    let server = EmulatorServer::start(options).await?;
+    print_banner(&server, &config, args.empty);
+    let stop = tokio::signal::ctrl_c();
+    tokio::select! {
+        result = stop => {
+            result.context("waiting for Ctrl-C")?;
+            tracing::info!("shutting down");
+            server.shutdown().await
+        }
+    }
+}
+
+fn print_banner(server: &EmulatorServer, config: &Config, empty: bool) {
+    let url = server.endpoint_url();
+    let r = &config.resources;
+    println!("emulator listening on {url} (S3, SQS, Glue; health: {url}/_emulator/health)");
+    if empty {
+        println!("started empty (--empty): no resources created");
+        return;
+    }
+    println!("  buckets: {} (source), {} (analytics)", r.source_bucket, r.analytics_bucket);
+    println!("  queues:  {} -> DLQ {} after {} receives", r.sqs_queue, r.dead_letter_queue, r.max_receive_count);
+    println!("  glue:    database {} with tables {}", r.glue_database, table_list(config));
+    println!();
+    println!("try it (any credentials work; region {}):", config.aws.region);
+    println!("  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={}", config.aws.region);
+    println!("  aws --endpoint-url {url} s3 cp sales_data_2024_03_15.csv s3://{}/", r.source_bucket);
+    println!("  aws --endpoint-url {url} s3 ls --recursive s3://{}/", r.analytics_bucket);
+    println!(
+        "  aws --endpoint-url {url} glue get-partitions --database-name {} --table-name {}",
+        r.glue_database,
+        config.entities.values().next().map(|e| e.table_name.as_str()).unwrap_or("<table>")
+    );
+}
+
+fn table_list(config: &Config) -> String {
+    config.entities.values().map(|e| e.table_name.as_str()).collect::<Vec<_>>().join(", ")
+}

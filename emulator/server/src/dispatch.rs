@@ -1,0 +1,190 @@
+//! One-port dispatch: decides which service a request is for and hands it over.
+//!
+//! The SDKs tell us the service without ambiguity for the JSON protocols (`X-Amz-Target:
+//! AmazonSQS.*` / `AWSGlue.*`). The SQS query protocol is a form POST carrying `Action=`.
+//! Everything else is S3 (REST-XML), which s3s parses; S3's own form POST (browser upload) is
+//! `multipart/form-data`, so it never collides with the SQS query protocol.
+
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http_body_util::BodyExt;
+
+use crate::server::Services;
+
+/// Largest JSON/query request body accepted. SQS's largest legal request is a 1 MiB batch;
+/// JSON escaping can grow that, so allow headroom, and answer anything bigger with a clear 413.
+const MAX_RPC_BODY: usize = 8 * 1024 * 1024;
+
+/// Which service a request belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Sqs(String),
+    Glue(String),
+    /// Form POST that still needs its body read to know if it is SQS's query protocol.
+    MaybeSqsQuery,
+    S3,
+}
+
+/// Classifies a request from its method and headers alone.
+pub fn classify(method: &Method, headers: &HeaderMap) -> Target {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        if let Some(op) = target.strip_prefix("AmazonSQS.") {
+            return Target::Sqs(op.to_owned());
+        }
+        if let Some(op) = target.strip_prefix("AWSGlue.") {
+            return Target::Glue(op.to_owned());
+        }
+    }
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if method == Method::POST && is_form {
+        return Target::MaybeSqsQuery;
+    }
+    Target::S3
+}
+
+pub fn router(services: Services) -> Router {
+    Router::new()
+        .route("/_emulator/health", get(crate_health))
+        .fallback(dispatch)
+        .with_state(services)
+}
+
+async fn crate_health(State(services): State<Services>) -> Response {
+    axum::Json(health(&services)).into_response()
+}
+
+/// `GET /_emulator/health`: what is running, for scripts that wait for readiness.
+pub fn health(services: &Services) -> serde_json::Value {
+    serde_json::json!({
+        "status": "ready",
+        "region": services.region,
+        "account_id": services.account_id,
+        "uptime_seconds": services.started.elapsed().as_secs(),
+        "services": {
+            "s3": "running",
+            "sqs": "running",
+            "glue": "running",
+        }
+    })
+}
+
+async fn dispatch(State(services): State<Services>, request: Request) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let target = classify(&method, request.headers());
+    let (service, operation, response) = match target {
+        Target::Sqs(op) => ("sqs", op, rpc(request, |r| services.sqs.handle(r)).await),
+        Target::Glue(op) => ("glue", op, rpc(request, |r| services.glue.handle(r)).await),
+        Target::MaybeSqsQuery => {
+            let (parts, body) = request.into_parts();
+            match read_body(body).await {
+                Ok(bytes) => match form_action(&bytes) {
+                    Some(action) => {
+                        let req = http::Request::from_parts(parts, bytes);
+                        ("sqs", action, services.sqs.handle(req).await)
+                    }
+                    None => {
+                        let req = http::Request::from_parts(parts, Body::from(bytes));
+                        ("s3", format!("{method} {path}"), s3(&services, req).await)
+                    }
+                },
+                Err(response) => ("unknown", "form".to_owned(), response),
+            }
+        }
+        Target::S3 => ("s3", format!("{method} {path}"), s3(&services, request).await),
+    };
+    tracing::debug!(
+        service,
+        operation = %operation,
+        status = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// Buffers a JSON-protocol body (bounded) and calls the service.
+async fn rpc<F, Fut>(request: Request, call: F) -> Response
+where
+    F: FnOnce(http::Request<Bytes>) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let (parts, body) = request.into_parts();
+    match read_body(body).await {
+        Ok(bytes) => call(http::Request::from_parts(parts, bytes)).await,
+        Err(response) => response,
+    }
+}
+
+async fn read_body(body: Body) -> Result<Bytes, Response> {
+    let limited = http_body_util::Limited::new(body, MAX_RPC_BODY);
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body is larger than {MAX_RPC_BODY} bytes"),
+        )
+            .into_response()),
+        Err(err) => Err((StatusCode::BAD_REQUEST, format!("could not read request body: {err}")).into_response()),
+    }
+}
+
+/// The `Action` of an SQS query-protocol form body, if it has one.
+fn form_action(body: &[u8]) -> Option<String> {
+    form_urlencoded::parse(body)
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.into_owned())
+}
+
+async fn s3(services: &Services, request: Request) -> Response {
+    let request = request.map(s3s::Body::http_body_unsync);
+    match services.s3_service.call(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(err) => {
+            tracing::error!(error = ?err, "s3 request failed inside s3s");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, v.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn json_targets_pick_their_service() {
+        let h = headers(&[("x-amz-target", "AmazonSQS.SendMessage")]);
+        assert_eq!(classify(&Method::POST, &h), Target::Sqs("SendMessage".into()));
+        let h = headers(&[("x-amz-target", "AWSGlue.GetPartitions")]);
+        assert_eq!(classify(&Method::POST, &h), Target::Glue("GetPartitions".into()));
+    }
+
+    #[test]
+    fn forms_need_their_body_and_the_rest_is_s3() {
+        let h = headers(&[("content-type", "application/x-www-form-urlencoded; charset=utf-8")]);
+        assert_eq!(classify(&Method::POST, &h), Target::MaybeSqsQuery);
+        let h = headers(&[("content-type", "multipart/form-data; boundary=x")]);
+        assert_eq!(classify(&Method::POST, &h), Target::S3);
+        assert_eq!(classify(&Method::GET, &HeaderMap::new()), Target::S3);
+        assert_eq!(form_action(b"Action=ListQueues&Version=2012-11-05").as_deref(), Some("ListQueues"));
+        assert_eq!(form_action(b"a=b"), None);
+    }
+}

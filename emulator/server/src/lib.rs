@@ -1,0 +1,14 @@
+//! The local AWS emulator: S3, SQS and Glue on one port, bootstrapped from the pipeline config.
+//!
+//! Each service lives in its own crate (`emulator-s3`, `emulator-sqs`, `emulator-glue`) with its
+//! state apart from its wire encoding; this crate only owns what joins them: the command line,
+//! the one-port dispatch, the bootstrap from `shared/pipeline.json`, and the health endpoint.
+
+pub mod bootstrap;
+pub mod cli;
+pub mod dispatch;
+pub mod logging;
+pub mod notify;
+pub mod server;
+
+pub use server::{EmulatorServer, ServeOptions, Services};

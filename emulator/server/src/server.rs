@@ -1,0 +1,112 @@
+//! Starting and stopping the emulator's HTTP server: one listener, every service behind it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use emulator_glue::Glue;
+use emulator_s3::S3Emulator;
+use emulator_sqs::Sqs;
+use pipeline_core::config::Config;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::bootstrap;
+use crate::dispatch;
+use crate::notify::SqsNotificationSink;
+
+/// What to serve and where.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to bind; `127.0.0.1:0` picks a free port (tests do this).
+    pub bind: SocketAddr,
+    /// The pipeline config whose resources are created at start-up; `None` starts empty.
+    pub config: Option<Config>,
+}
+
+/// The service states, shared by every connection. Cloning is cheap (each holds an `Arc`).
+#[derive(Clone)]
+pub struct Services {
+    pub region: String,
+    pub account_id: String,
+    pub s3: S3Emulator,
+    pub s3_service: s3s::service::S3Service,
+    pub sqs: Sqs,
+    pub glue: Glue,
+    pub started: Instant,
+}
+
+impl Services {
+    pub fn new(region: &str, account_id: &str) -> Self {
+        let sqs = Sqs::new(region, account_id);
+        let s3 = S3Emulator::new(region, Arc::new(SqsNotificationSink::new(sqs.clone())));
+        let s3_service = s3.service();
+        Self {
+            region: region.to_owned(),
+            account_id: account_id.to_owned(),
+            s3,
+            s3_service,
+            sqs,
+            glue: Glue::new(region, account_id),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// A running emulator. Dropping it does not stop it; call [`EmulatorServer::shutdown`].
+pub struct EmulatorServer {
+    pub addr: SocketAddr,
+    pub services: Services,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl EmulatorServer {
+    /// Binds, bootstraps the config's resources, and starts serving in the background.
+    pub async fn start(options: ServeOptions) -> anyhow::Result<Self> {
+        let (region, account_id) = match &options.config {
+            Some(config) => (config.aws.region.clone(), config.aws.account_id.clone()),
+            None => ("us-east-1".to_owned(), "000000000000".to_owned()),
+        };
+        let services = Services::new(&region, &account_id);
+        if let Some(config) = &options.config {
+            bootstrap::apply(&services, config).context("bootstrapping resources from the config")?;
+        }
+        let listener = TcpListener::bind(options.bind)
+            .await
+            .with_context(|| format!("binding {}", options.bind))?;
+        let addr = listener.local_addr()?;
+        let app = dispatch::router(services.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(Self { addr, services, shutdown: Some(tx), task })
+    }
+
+    /// `http://127.0.0.1:<port>`: what clients use as their endpoint URL.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the server stops on its own (it only does on an I/O error).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        (&mut self.task).await??;
+        Ok(())
+    }
+
+    /// Stops accepting connections and waits for in-flight requests to finish.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await??;
+        Ok(())
+    }
+}

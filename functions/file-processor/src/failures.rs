@@ -1,0 +1,343 @@
+//! What a failed message becomes: the [`Failure`] type (class + a sentence for humans), the
+//! classification of AWS SDK errors through the core's `failure` module, and the two ways a
+//! failure leaves the handler: a permanent one is sent to the DLQ at once with `error_class` and
+//! `error_reason` message attributes; a transient one gets its next attempt pushed out with
+//! ChangeMessageVisibility (jittered exponential backoff from `ApproximateReceiveCount`) and is
+//! reported in `batchItemFailures`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+// The SDK error and raw response types are the same for every service; aws-sdk-s3 re-exports them.
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use pipeline_core::failure::{self, FailureClass, RetryPolicy};
+use tokio::sync::Mutex;
+
+/// One failure: whether retrying can help, and a sentence naming the file and the cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub class: FailureClass,
+    pub reason: String,
+}
+
+impl Failure {
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Failure {
+            class: FailureClass::Permanent,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Failure {
+            class: FailureClass::Transient,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.class.is_transient()
+    }
+
+    /// `"permanent"` / `"transient"`: the value of the `error_class` attribute.
+    pub fn class_name(&self) -> &'static str {
+        class_name(self.class)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failure: {}", self.class_name(), self.reason)
+    }
+}
+
+pub fn class_name(class: FailureClass) -> &'static str {
+    match class {
+        FailureClass::Permanent => "permanent",
+        FailureClass::Transient => "transient",
+    }
+}
+
+/// The error code and HTTP status of an SDK error, when the service answered.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ErrorFacts {
+    pub code: Option<String>,
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+/// Reads the code/status of any SDK error. Errors without a response (timeouts, connection
+/// failures) have neither, which the core classifies as transient.
+pub fn error_facts<E>(error: &SdkError<E, HttpResponse>) -> ErrorFacts
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match error {
+        SdkError::ServiceError(service) => ErrorFacts {
+            code: service.err().code().map(str::to_string),
+            status: Some(service.raw().status().as_u16()),
+            message: service
+                .err()
+                .message()
+                .map(str::to_string)
+                .unwrap_or_else(|| service.err().to_string()),
+        },
+        SdkError::ResponseError(response) => ErrorFacts {
+            code: None,
+            status: Some(response.raw().status().as_u16()),
+            message: format!("unreadable response: {error}"),
+        },
+        // A request that cannot even be built is a bug or bad input on our side; the core's
+        // rule (no code, no status) would call it transient, so it is made explicit here.
+        SdkError::ConstructionFailure(_) => ErrorFacts {
+            code: Some("ConstructionFailure".into()),
+            status: Some(400),
+            message: format!("request could not be built: {}", describe(error)),
+        },
+        _ => ErrorFacts {
+            code: None,
+            status: None,
+            message: describe(error),
+        },
+    }
+}
+
+/// An error and its sources on one line (the SDK's `Display` alone says only "dispatch failure").
+pub fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Classifies an SDK error with the core's rules and words it as `"<what>: <code> (HTTP n): msg"`.
+pub fn from_sdk<E>(what: &str, error: &SdkError<E, HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let facts = error_facts(error);
+    from_facts(what, &facts)
+}
+
+pub fn from_facts(what: &str, facts: &ErrorFacts) -> Failure {
+    let class = failure::classify_aws_error(facts.code.as_deref(), facts.status);
+    let mut reason = what.to_string();
+    match (&facts.code, facts.status) {
+        (Some(code), Some(status)) => reason.push_str(&format!(": {code} (HTTP {status})")),
+        (Some(code), None) => reason.push_str(&format!(": {code}")),
+        (None, Some(status)) => reason.push_str(&format!(": HTTP {status}")),
+        (None, None) => {}
+    }
+    if !facts.message.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&facts.message);
+    }
+    Failure { class, reason }
+}
+
+/// Sends permanent failures to the DLQ and delays transient ones. Queue URLs are looked up once
+/// (GetQueueUrl) and kept for the life of the process.
+pub struct FailureSink {
+    sqs: aws_sdk_sqs::Client,
+    dlq: DlqTarget,
+    retry_policy: RetryPolicy,
+    min_backoff_seconds: u32,
+    urls: Mutex<HashMap<String, String>>,
+}
+
+/// Where permanent failures go: a URL given as is, or a queue name resolved with GetQueueUrl.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DlqTarget {
+    Url(String),
+    Name(String),
+}
+
+impl FailureSink {
+    pub fn new(
+        sqs: aws_sdk_sqs::Client,
+        dlq: DlqTarget,
+        retry_policy: RetryPolicy,
+        min_backoff_seconds: u32,
+    ) -> Self {
+        FailureSink {
+            sqs,
+            dlq,
+            retry_policy,
+            min_backoff_seconds,
+            urls: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sends the original body to the DLQ with `error_class` and `error_reason` attributes.
+    /// SQS message attribute values are limited only by the message size (256 KiB), so the
+    /// reason is cut to 4 KiB to leave the body its room.
+    pub async fn dead_letter(&self, body: &str, failure: &Failure) -> Result<String, Failure> {
+        let url = match &self.dlq {
+            DlqTarget::Url(url) => url.clone(),
+            DlqTarget::Name(name) => self.queue_url(name, None).await?,
+        };
+        let attribute = |value: &str| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| Failure::transient(format!("building a message attribute: {e}")))
+        };
+        let reason = truncate(&failure.reason, 4096);
+        let sent = self
+            .sqs
+            .send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .message_attributes("error_class", attribute(failure.class_name())?)
+            .message_attributes("error_reason", attribute(reason)?)
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("sending to the DLQ {url}"), &e))?;
+        Ok(sent.message_id().unwrap_or_default().to_string())
+    }
+
+    /// The backoff for a message received `receive_count` times: the core's full-jitter delay,
+    /// raised to at least `min_backoff_seconds` (a 0 s draw would make the message visible at
+    /// once and spend one of the queue's `maxReceiveCount` receives without any wait).
+    pub fn backoff_seconds(&self, receive_count: u32) -> u32 {
+        let drawn = self
+            .retry_policy
+            .backoff_seconds(receive_count, &mut rand::rng());
+        drawn
+            .max(self.min_backoff_seconds)
+            .min(failure::MAX_VISIBILITY_TIMEOUT_SECONDS)
+    }
+
+    /// Sets the message's visibility timeout to the backoff; returns the seconds set.
+    pub async fn delay_retry(
+        &self,
+        event_source_arn: &str,
+        receipt_handle: &str,
+        receive_count: u32,
+    ) -> Result<u32, Failure> {
+        let (name, account) = queue_from_arn(event_source_arn).ok_or_else(|| {
+            Failure::permanent(format!(
+                "eventSourceARN {event_source_arn:?} is not an SQS queue ARN"
+            ))
+        })?;
+        let url = self.queue_url(&name, Some(&account)).await?;
+        let seconds = self.backoff_seconds(receive_count);
+        self.sqs
+            .change_message_visibility()
+            .queue_url(&url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(i32::try_from(seconds).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("ChangeMessageVisibility on {url}"), &e))?;
+        Ok(seconds)
+    }
+
+    async fn queue_url(&self, name: &str, owner: Option<&str>) -> Result<String, Failure> {
+        if let Some(url) = self.urls.lock().await.get(name) {
+            return Ok(url.clone());
+        }
+        let found = self
+            .sqs
+            .get_queue_url()
+            .queue_name(name)
+            .set_queue_owner_aws_account_id(owner.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("GetQueueUrl for queue {name}"), &e))?;
+        let url = found
+            .queue_url()
+            .ok_or_else(|| Failure::transient(format!("GetQueueUrl for {name} returned no URL")))?
+            .to_string();
+        self.urls.lock().await.insert(name.to_string(), url.clone());
+        Ok(url)
+    }
+}
+
+/// `arn:aws:sqs:us-east-1:123456789012:name` -> (`name`, `123456789012`).
+pub fn queue_from_arn(arn: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _partition, "sqs", _region, account, name] if !name.is_empty() => {
+            Some((name.to_string(), account.to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// At most `max` bytes, cut on a char boundary.
+pub fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Time budget helper: how long until `deadline`, minus a margin, never negative.
+pub fn remaining(deadline: std::time::SystemTime, margin: Duration) -> Duration {
+    deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_arn_parsing() {
+        assert_eq!(
+            queue_from_arn("arn:aws:sqs:us-east-1:000000000000:file_processing_queue"),
+            Some(("file_processing_queue".into(), "000000000000".into()))
+        );
+        assert_eq!(queue_from_arn("arn:aws:sns:us-east-1:1:t"), None);
+        assert_eq!(queue_from_arn("garbage"), None);
+        assert_eq!(queue_from_arn("arn:aws:sqs:us-east-1:1:"), None);
+    }
+
+    #[test]
+    fn facts_are_classified_by_the_core() {
+        let throttled = ErrorFacts {
+            code: Some("ThrottlingException".into()),
+            status: Some(400),
+            message: "Rate exceeded".into(),
+        };
+        let failure = from_facts("BatchCreatePartition on sales_data", &throttled);
+        assert!(failure.is_transient());
+        assert_eq!(
+            failure.reason,
+            "BatchCreatePartition on sales_data: ThrottlingException (HTTP 400): Rate exceeded"
+        );
+        let missing = ErrorFacts {
+            code: Some("NoSuchKey".into()),
+            status: Some(404),
+            message: String::new(),
+        };
+        assert!(!from_facts("GetObject", &missing).is_transient());
+        assert!(from_facts("GetObject", &ErrorFacts::default()).is_transient());
+    }
+
+    #[test]
+    fn truncates_on_char_boundaries() {
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("aü", 2), "a");
+        assert_eq!(truncate("aü", 3), "aü");
+    }
+}

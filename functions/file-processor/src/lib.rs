@@ -1,0 +1,61 @@
+//! file-processor: the Lambda handler of the "skip the database" pipeline.
+//!
+//! It receives SQS batches of S3 event notifications and, for each new CSV in the source
+//! bucket, validates it against its entity's schema while streaming it into the analytics
+//! bucket under its partitioned key (`table/year=2024/month=03/day=15/file`, bytes equal to the
+//! source), then makes sure the Glue partition exists with that folder as its Location. The same
+//! binary runs in AWS and against the local emulator: clients come from the standard config
+//! loader, so `AWS_ENDPOINT_URL` points it at the emulator.
+//!
+//! Delivery is at least once, so duplicates, late and reordered events, partial failures and
+//! poison messages are normal:
+//! - [`idempotency`]: the output records its source (bucket, key, ETag, sequencer) as metadata;
+//!   a redelivery is skipped after one HeadObject, an older event never overwrites a newer file,
+//!   and **two different source keys that map to the same output key** (for example
+//!   `a/sales_data_2024_03_15.csv` and `b/sales_data_2024_03_15.csv`) are a permanent error
+//!   naming both keys: the second file goes to the DLQ, the first stays; nothing is silently
+//!   overwritten. Rename one file (or give the entity a pattern that keeps them apart) and
+//!   re-upload it.
+//! - [`object`]: constant-memory streaming validation + multipart upload, aborted on error.
+//! - [`partitions`]: BatchCreatePartition per table, AlreadyExists = success, warm cache.
+//! - [`failures`]: per message, never per batch. Transient -> `batchItemFailures` + delayed
+//!   retry (ChangeMessageVisibility, full-jitter backoff); permanent -> DLQ at once with
+//!   `error_class`/`error_reason`, then success.
+//! - [`telemetry`]: one JSON log line per file that is also a CloudWatch EMF document.
+//! - [`clients`]: SDK clients with deliberate timeouts and retries.
+//! - [`processor`]: the batch handler tying these together ([`Processor::handle_batch`]).
+//!
+//! ```no_run
+//! # async fn demo(event: aws_lambda_events::event::sqs::SqsEvent) {
+//! use file_processor::{Clients, Invocation, Processor, Settings};
+//! let config = pipeline_core::Config::embedded_default().unwrap();
+//! let settings = Settings::from_config(&config);
+//! let processor = Processor::new(Clients::from_env().await, config, settings);
+//! let response = processor.handle_batch(event, &Invocation::default()).await;
+//! # }
+//! ```
+
+pub mod clients;
+pub mod failures;
+pub mod idempotency;
+pub mod object;
+pub mod partitions;
+pub mod processor;
+pub mod settings;
+pub mod telemetry;
+
+pub use clients::Clients;
+pub use failures::{DlqTarget, Failure};
+pub use processor::Processor;
+pub use settings::Settings;
+pub use telemetry::{Invocation, Telemetry};
+
+/// Loads the pipeline config: the file named by `PIPELINE_CONFIG`, else the embedded default.
+pub fn load_config(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<pipeline_core::Config, pipeline_core::ConfigError> {
+    match lookup("PIPELINE_CONFIG").filter(|path| !path.trim().is_empty()) {
+        Some(path) => pipeline_core::Config::load(path.trim()),
+        None => pipeline_core::Config::embedded_default(),
+    }
+}

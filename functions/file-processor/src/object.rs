@@ -1,0 +1,482 @@
+//! The copy of one source object into the analytics bucket, validated on the way and in constant
+//! memory whatever the file size: GetObject's body is streamed through the core's push-based
+//! `CsvValidator` while the same bytes are cut into parts of `part_size` and uploaded with a
+//! multipart upload, at most `parts_in_flight` parts at a time. A file that fits in one part is
+//! written with a single PutObject instead. On any error (invalid CSV, read failure, upload
+//! failure) the multipart upload is aborted so no partial output exists; the object appears only
+//! when CompleteMultipartUpload succeeds, after the validator accepted the whole file.
+//!
+//! S3 limits: parts are 5 MiB..5 GiB except the last, at most 10,000 per upload
+//! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html>), so the part size grows
+//! for files above `part_size * 10,000`. The upload is created with `ChecksumAlgorithm=CRC32`
+//! because the SDK sends a CRC32 with every part by default, and S3 rejects part checksums of a
+//! type the upload was not created with; each part's checksum is repeated in the completion.
+
+use std::collections::{HashMap, VecDeque};
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use bytes::{Bytes, BytesMut};
+use pipeline_core::config::Entity;
+use pipeline_core::csv_check::{CsvError, CsvStats, CsvValidator};
+use pipeline_core::event::ObjectRef;
+use tokio::task::JoinHandle;
+
+use crate::failures::{self, Failure};
+use crate::idempotency::{normalize_etag, Existing, SourceMarker, WriteCondition};
+
+/// The smallest part S3 accepts (all parts but the last).
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+/// Largest number of parts in one multipart upload.
+pub const MAX_PARTS: u64 = 10_000;
+/// Longest wait for the next bytes of a source object's body.
+pub const BODY_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Content type of the copies (RFC 4180).
+const CSV_CONTENT_TYPE: &str = "text/csv";
+
+/// How to copy.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadTuning {
+    /// Bytes per part (at least [`MIN_PART_SIZE`]).
+    pub part_size: usize,
+    /// Parts uploading at once while the next one is read: memory is about
+    /// `part_size * (parts_in_flight + 1)` per file.
+    pub parts_in_flight: usize,
+}
+
+impl Default for UploadTuning {
+    fn default() -> Self {
+        UploadTuning {
+            part_size: 8 * 1024 * 1024,
+            parts_in_flight: 2,
+        }
+    }
+}
+
+/// One copy to make.
+pub struct CopyJob<'a> {
+    pub entity: &'a Entity,
+    pub source: &'a ObjectRef,
+    pub dest_bucket: &'a str,
+    pub dest_key: &'a str,
+    pub condition: WriteCondition,
+    pub tuning: UploadTuning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyOutcome {
+    Written {
+        stats: CsvStats,
+        /// 0 for a single PutObject.
+        parts: u32,
+    },
+    /// The source object is no longer the version the event announced (it was overwritten; the
+    /// newer version has its own event). Nothing was written.
+    Superseded { current_etag: String },
+}
+
+/// `s3://bucket/key`.
+pub fn uri(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
+/// The output object's state, read with HeadObject (404 = missing).
+pub async fn read_existing(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Existing, Failure> {
+    match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(head) => Ok(Existing::Present {
+            output_etag: head.e_tag().map(str::to_string),
+            marker: head.metadata().and_then(SourceMarker::from_metadata),
+        }),
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => {
+            Ok(Existing::Missing)
+        }
+        Err(error) => Err(failures::from_sdk(
+            &format!("HeadObject on the output {}", uri(bucket, key)),
+            &error,
+        )),
+    }
+}
+
+/// Streams, validates and writes one object. Returns the marker written on the output too.
+pub async fn copy_validated(
+    s3: &aws_sdk_s3::Client,
+    job: CopyJob<'_>,
+) -> Result<(CopyOutcome, SourceMarker), Failure> {
+    let source_uri = uri(&job.source.bucket, &job.source.key);
+    let response = s3
+        .get_object()
+        .bucket(&job.source.bucket)
+        .key(&job.source.key)
+        .set_version_id(job.source.version_id.clone())
+        .send()
+        .await
+        .map_err(|error| {
+            if error.as_service_error().is_some_and(|e| e.is_no_such_key()) {
+                Failure::permanent(format!(
+                    "{source_uri}: the object no longer exists (NoSuchKey: deleted before it was processed)"
+                ))
+            } else {
+                failures::from_sdk(&format!("GetObject {source_uri}"), &error)
+            }
+        })?;
+
+    let current_etag = response.e_tag().map(normalize_etag);
+    let announced_etag = job.source.etag.as_deref().map(normalize_etag);
+    // Without a version id, GetObject reads the latest version; if that is not the announced
+    // one, the event is stale and a newer event for the same key follows.
+    if job.source.version_id.is_none() {
+        if let (Some(current), Some(announced)) = (&current_etag, &announced_etag) {
+            if current != announced {
+                return Ok((
+                    CopyOutcome::Superseded {
+                        current_etag: current.clone(),
+                    },
+                    marker(job.source, current_etag.clone()),
+                ));
+            }
+        }
+    }
+    let marker = marker(job.source, current_etag.or(announced_etag));
+    let size = response
+        .content_length()
+        .and_then(|n| u64::try_from(n).ok());
+    let part_size = effective_part_size(job.tuning.part_size, size);
+    let mut upload = Upload::new(s3, &job, &marker, part_size);
+    let result = stream(response.body, &job, &source_uri, part_size, &mut upload).await;
+    match result {
+        Ok(stats) => {
+            let parts = upload.finish().await?;
+            Ok((CopyOutcome::Written { stats, parts }, marker))
+        }
+        Err(failure) => {
+            upload.abort().await;
+            Err(failure)
+        }
+    }
+}
+
+fn marker(source: &ObjectRef, etag: Option<String>) -> SourceMarker {
+    SourceMarker {
+        bucket: source.bucket.clone(),
+        key: source.key.clone(),
+        etag,
+        sequencer: source.sequencer.clone(),
+    }
+}
+
+/// `part_size`, at least 5 MiB, grown so a file of `size` bytes needs at most 10,000 parts.
+pub fn effective_part_size(part_size: usize, size: Option<u64>) -> usize {
+    let floor = part_size.max(MIN_PART_SIZE) as u64;
+    let needed = size.map(|s| s.div_ceil(MAX_PARTS)).unwrap_or(0);
+    floor.max(needed) as usize
+}
+
+/// Feeds every chunk to the validator, then hands full parts to the upload.
+async fn stream(
+    mut body: ByteStream,
+    job: &CopyJob<'_>,
+    source_uri: &str,
+    part_size: usize,
+    upload: &mut Upload<'_>,
+) -> Result<CsvStats, Failure> {
+    let mut validator = CsvValidator::new(job.entity);
+    let mut buffer = BytesMut::with_capacity(part_size);
+    let csv_failure = |error: CsvError| Failure {
+        class: error.class(),
+        reason: format!("{source_uri}: {error}"),
+    };
+    loop {
+        // No SDK timeout covers the body once GetObject has returned its headers, so a stalled
+        // read is bounded here.
+        let next = tokio::time::timeout(BODY_STALL_TIMEOUT, body.try_next())
+            .await
+            .map_err(|_| {
+                Failure::transient(format!(
+                    "{source_uri}: reading the object stalled for {} s",
+                    BODY_STALL_TIMEOUT.as_secs()
+                ))
+            })?;
+        let chunk = match next {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(error) => {
+                return Err(Failure::transient(format!(
+                    "{source_uri}: reading the object failed: {}",
+                    failures::describe(&error)
+                )))
+            }
+        };
+        validator.feed(&chunk).map_err(csv_failure)?;
+        buffer.extend_from_slice(&chunk);
+        while buffer.len() >= part_size {
+            let part = buffer.split_to(part_size).freeze();
+            upload.push_part(part).await?;
+        }
+    }
+    let stats = validator.finish().map_err(csv_failure)?;
+    upload.set_tail(buffer.freeze());
+    Ok(stats)
+}
+
+/// The output side: nothing until the first full part; then a multipart upload.
+struct Upload<'a> {
+    s3: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+    key: &'a str,
+    metadata: HashMap<String, String>,
+    condition: WriteCondition,
+    parts_in_flight: usize,
+    upload_id: Option<String>,
+    next_part_number: i32,
+    in_flight: VecDeque<JoinHandle<Result<CompletedPart, Failure>>>,
+    completed: Vec<CompletedPart>,
+    tail: Bytes,
+    /// Only the first part may be smaller than `part_size` when there is one part in all.
+    part_size: usize,
+}
+
+impl<'a> Upload<'a> {
+    fn new(
+        s3: &'a aws_sdk_s3::Client,
+        job: &'a CopyJob<'a>,
+        marker: &SourceMarker,
+        part_size: usize,
+    ) -> Self {
+        Upload {
+            s3,
+            bucket: job.dest_bucket,
+            key: job.dest_key,
+            metadata: marker.to_metadata(),
+            condition: job.condition.clone(),
+            parts_in_flight: job.tuning.parts_in_flight.max(1),
+            upload_id: None,
+            next_part_number: 1,
+            in_flight: VecDeque::new(),
+            completed: Vec::new(),
+            tail: Bytes::new(),
+            part_size,
+        }
+    }
+
+    fn output_uri(&self) -> String {
+        uri(self.bucket, self.key)
+    }
+
+    async fn push_part(&mut self, part: Bytes) -> Result<(), Failure> {
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => self.create().await?,
+        };
+        while self.in_flight.len() >= self.parts_in_flight {
+            self.collect_oldest().await?;
+        }
+        let part_number = self.next_part_number;
+        self.next_part_number += 1;
+        let s3 = self.s3.clone();
+        let (bucket, key) = (self.bucket.to_string(), self.key.to_string());
+        let what = format!("UploadPart {part_number} of {}", self.output_uri());
+        self.in_flight.push_back(tokio::spawn(async move {
+            let uploaded = s3
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(part_number)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                .body(ByteStream::from(part))
+                .send()
+                .await
+                .map_err(|e| failures::from_sdk(&what, &e))?;
+            Ok(CompletedPart::builder()
+                .part_number(part_number)
+                .set_e_tag(uploaded.e_tag().map(str::to_string))
+                .set_checksum_crc32(uploaded.checksum_crc32().map(str::to_string))
+                .build())
+        }));
+        Ok(())
+    }
+
+    async fn collect_oldest(&mut self) -> Result<(), Failure> {
+        if let Some(handle) = self.in_flight.pop_front() {
+            let part = handle.await.map_err(|e| {
+                Failure::transient(format!("uploading a part of {}: {e}", self.output_uri()))
+            })??;
+            self.completed.push(part);
+        }
+        Ok(())
+    }
+
+    async fn create(&mut self) -> Result<String, Failure> {
+        let created = self
+            .s3
+            .create_multipart_upload()
+            .bucket(self.bucket)
+            .key(self.key)
+            .content_type(CSV_CONTENT_TYPE)
+            .set_metadata(Some(self.metadata.clone()))
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .send()
+            .await
+            .map_err(|e| {
+                failures::from_sdk(&format!("CreateMultipartUpload {}", self.output_uri()), &e)
+            })?;
+        let id = created
+            .upload_id()
+            .ok_or_else(|| Failure::transient("CreateMultipartUpload returned no UploadId"))?
+            .to_string();
+        self.upload_id = Some(id.clone());
+        Ok(id)
+    }
+
+    fn set_tail(&mut self, tail: Bytes) {
+        self.tail = tail;
+    }
+
+    /// Writes what is left: one PutObject if no part was started, else the last part and the
+    /// completion. Returns the number of parts (0 for PutObject).
+    async fn finish(mut self) -> Result<u32, Failure> {
+        let result = self.finish_inner().await;
+        if result.is_err() {
+            self.abort().await;
+        }
+        result
+    }
+
+    async fn finish_inner(&mut self) -> Result<u32, Failure> {
+        if self.upload_id.is_none() {
+            debug_assert!(self.tail.len() < self.part_size.max(1));
+            return self.put_single().await.map(|()| 0);
+        }
+        let tail = std::mem::take(&mut self.tail);
+        if !tail.is_empty() {
+            self.push_part(tail).await?;
+        }
+        while !self.in_flight.is_empty() {
+            self.collect_oldest().await?;
+        }
+        let upload_id = self.upload_id.clone().unwrap_or_default();
+        let parts = std::mem::take(&mut self.completed);
+        let count = parts.len() as u32;
+        let request = self
+            .s3
+            .complete_multipart_upload()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            );
+        let request = match &self.condition {
+            WriteCondition::MustNotExist => request.if_none_match("*"),
+            WriteCondition::MustMatch(etag) => request.if_match(etag),
+            WriteCondition::None => request,
+        };
+        request.send().await.map_err(|e| {
+            write_failure(
+                &format!("CompleteMultipartUpload {}", self.output_uri()),
+                &e,
+            )
+        })?;
+        self.upload_id = None;
+        Ok(count)
+    }
+
+    async fn put_single(&mut self) -> Result<(), Failure> {
+        let request = self
+            .s3
+            .put_object()
+            .bucket(self.bucket)
+            .key(self.key)
+            .content_type(CSV_CONTENT_TYPE)
+            .set_metadata(Some(self.metadata.clone()))
+            .body(ByteStream::from(std::mem::take(&mut self.tail)));
+        let request = match &self.condition {
+            WriteCondition::MustNotExist => request.if_none_match("*"),
+            WriteCondition::MustMatch(etag) => request.if_match(etag),
+            WriteCondition::None => request,
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| write_failure(&format!("PutObject {}", self.output_uri()), &e))?;
+        Ok(())
+    }
+
+    /// Stops the parts in flight and aborts the multipart upload, if one was started. A failed
+    /// abort is logged: the analytics bucket's lifecycle rule (AbortIncompleteMultipartUpload)
+    /// removes the parts later, and no object exists either way.
+    async fn abort(&mut self) {
+        for handle in self.in_flight.drain(..) {
+            handle.abort();
+        }
+        let Some(upload_id) = self.upload_id.take() else {
+            return;
+        };
+        let aborted = self
+            .s3
+            .abort_multipart_upload()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
+        match aborted {
+            Ok(_) => tracing::info!(
+                output = %self.output_uri(),
+                upload_id = %upload_id,
+                "multipart upload aborted; no partial output exists"
+            ),
+            Err(error) => tracing::warn!(
+                output = %self.output_uri(),
+                upload_id = %upload_id,
+                error = %failures::describe(&error),
+                "AbortMultipartUpload failed; the bucket lifecycle rule will clean the parts up"
+            ),
+        }
+    }
+}
+
+/// A conditional write that lost a race (412 PreconditionFailed, 409 ConditionalRequestConflict)
+/// means another invocation wrote the output since HeadObject: retrying re-reads and re-decides,
+/// so it is transient although the status is 4xx.
+fn write_failure<E>(
+    what: &str,
+    error: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> Failure
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let facts = failures::error_facts(error);
+    let lost_race = matches!(facts.status, Some(412) | Some(409))
+        || matches!(
+            facts.code.as_deref(),
+            Some("PreconditionFailed") | Some("ConditionalRequestConflict")
+        );
+    if lost_race {
+        return Failure::transient(format!(
+            "{what}: the output changed while it was being written (conditional write failed); it is re-checked on retry"
+        ));
+    }
+    failures::from_facts(what, &facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_size_has_a_floor_and_grows_for_huge_files() {
+        assert_eq!(effective_part_size(8 << 20, Some(100)), 8 << 20);
+        assert_eq!(effective_part_size(1, None), MIN_PART_SIZE);
+        let huge = 200u64 << 30; // 200 GiB
+        let grown = effective_part_size(8 << 20, Some(huge));
+        assert!(grown as u64 * MAX_PARTS >= huge);
+        assert!(grown > 8 << 20);
+    }
+}

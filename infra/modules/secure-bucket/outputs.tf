@@ -1,0 +1,11 @@
+# Outputs of the secure-bucket module.
+
+output "name" {
+  description = "Bucket name."
+  value       = aws_s3_bucket.this.id
+}
+
+output "arn" {
+  description = "Bucket ARN."
+  value       = aws_s3_bucket.this.arn
+}

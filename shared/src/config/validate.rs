@@ -1,0 +1,365 @@
+//! Turns the deserialized `RawConfig` into the validated `Config`: applies defaults and checks
+//! every rule, reporting the first broken one with the JSON path of its field.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use regex::Regex;
+
+use super::{
+    AwsSettings, Column, Config, ConfigError, CsvOptions, Entity, OutputFormat, PartitionCaptures,
+    RawConfig, RawCsv, RawEntity, Resources, DEFAULT_MAX_RECEIVE_COUNT,
+    DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+};
+use crate::names;
+use crate::schema::ColumnType;
+
+/// Largest `visibility_timeout_seconds` SQS accepts (12 hours).
+const MAX_VISIBILITY_TIMEOUT_SECONDS: u32 = 43_200;
+/// `maxReceiveCount` range of an SQS redrive policy.
+const MAX_RECEIVE_COUNT_RANGE: std::ops::RangeInclusive<u32> = 1..=1000;
+
+fn check(path: &str, result: Result<(), String>) -> Result<(), ConfigError> {
+    result.map_err(|message| ConfigError::invalid(path, message))
+}
+
+pub(crate) fn build(raw: RawConfig) -> Result<Config, ConfigError> {
+    check("aws.region", names::check_region(&raw.aws.region))?;
+    check(
+        "aws.account_id",
+        names::check_account_id(&raw.aws.account_id),
+    )?;
+    let r = raw.resources;
+    check(
+        "resources.source_bucket",
+        names::check_bucket_name(&r.source_bucket),
+    )?;
+    check(
+        "resources.analytics_bucket",
+        names::check_bucket_name(&r.analytics_bucket),
+    )?;
+    if r.source_bucket == r.analytics_bucket {
+        // Writing the partitioned copy into the source bucket would notify the queue again.
+        return Err(ConfigError::invalid(
+            "resources.analytics_bucket",
+            "must differ from resources.source_bucket (the copy would trigger the pipeline again)",
+        ));
+    }
+    check(
+        "resources.glue_database",
+        names::check_glue_name(&r.glue_database),
+    )?;
+    check(
+        "resources.workgroup_name",
+        names::check_workgroup_name(&r.workgroup_name),
+    )?;
+    check("resources.sqs_queue", names::check_queue_name(&r.sqs_queue))?;
+    let dead_letter_queue = match r.dead_letter_queue {
+        Some(name) => {
+            check(
+                "resources.dead_letter_queue",
+                names::check_queue_name(&name),
+            )?;
+            name
+        }
+        None => {
+            let name = format!("{}-dlq", r.sqs_queue);
+            check(
+                "resources.dead_letter_queue",
+                names::check_queue_name(&name)
+                    .map_err(|e| format!("default <sqs_queue>-dlq {name:?} is invalid: {e}")),
+            )?;
+            name
+        }
+    };
+    if dead_letter_queue == r.sqs_queue {
+        return Err(ConfigError::invalid(
+            "resources.dead_letter_queue",
+            "must differ from resources.sqs_queue",
+        ));
+    }
+    let max_receive_count = r.max_receive_count.unwrap_or(DEFAULT_MAX_RECEIVE_COUNT);
+    if !MAX_RECEIVE_COUNT_RANGE.contains(&max_receive_count) {
+        return Err(ConfigError::invalid(
+            "resources.max_receive_count",
+            format!("{max_receive_count} is outside the SQS redrive policy range 1..=1000"),
+        ));
+    }
+    let visibility_timeout_seconds = r
+        .visibility_timeout_seconds
+        .unwrap_or(DEFAULT_VISIBILITY_TIMEOUT_SECONDS);
+    if visibility_timeout_seconds > MAX_VISIBILITY_TIMEOUT_SECONDS {
+        return Err(ConfigError::invalid(
+            "resources.visibility_timeout_seconds",
+            format!("{visibility_timeout_seconds} is outside the SQS range 0..=43200"),
+        ));
+    }
+
+    if raw.entities.is_empty() {
+        return Err(ConfigError::invalid(
+            "entities",
+            "at least one entity is required",
+        ));
+    }
+    let mut entities = BTreeMap::new();
+    let mut tables: HashMap<String, String> = HashMap::new();
+    for (name, raw_entity) in raw.entities {
+        let entity = build_entity(&name, raw_entity)?;
+        if let Some(other) = tables.get(&entity.table_name) {
+            return Err(ConfigError::invalid(
+                format!("entities.{name}.table_name"),
+                format!(
+                    "duplicate table name {:?}, already used by entities.{other}",
+                    entity.table_name
+                ),
+            ));
+        }
+        tables.insert(entity.table_name.clone(), name.clone());
+        entities.insert(name, entity);
+    }
+
+    let functions = super::functions::build(raw.functions, visibility_timeout_seconds)?;
+
+    Ok(Config {
+        aws: AwsSettings {
+            region: raw.aws.region,
+            account_id: raw.aws.account_id,
+        },
+        resources: Resources {
+            source_bucket: r.source_bucket,
+            analytics_bucket: r.analytics_bucket,
+            glue_database: r.glue_database,
+            workgroup_name: r.workgroup_name,
+            sqs_queue: r.sqs_queue,
+            dead_letter_queue,
+            max_receive_count,
+            visibility_timeout_seconds,
+        },
+        entities,
+        functions,
+    })
+}
+
+fn build_entity(name: &str, raw: RawEntity) -> Result<Entity, ConfigError> {
+    let at = |field: &str| format!("entities.{name}.{field}");
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !name_ok {
+        return Err(ConfigError::invalid(
+            format!("entities.{name}"),
+            "entity key may contain only letters, digits, '_' and '-'",
+        ));
+    }
+    check(&at("table_name"), names::check_glue_name(&raw.table_name))?;
+
+    // Partition keys: Glue names, unique, at least one.
+    if raw.partition_keys.is_empty() {
+        return Err(ConfigError::invalid(
+            at("partition_keys"),
+            "at least one partition key is required (the pipeline registers one partition per file)",
+        ));
+    }
+    let mut seen_keys = HashSet::new();
+    for (index, key) in raw.partition_keys.iter().enumerate() {
+        let path = format!("{}[{index}]", at("partition_keys"));
+        check(&path, names::check_glue_name(key))?;
+        if !seen_keys.insert(key.to_ascii_lowercase()) {
+            return Err(ConfigError::invalid(
+                path,
+                format!("duplicate partition key {key:?}"),
+            ));
+        }
+    }
+
+    let (filename_pattern, captures) = compile_pattern(
+        &at("filename_pattern"),
+        &raw.filename_pattern,
+        &raw.partition_keys,
+    )?;
+
+    // Schema: non-empty, Glue names, unique, no clash with partition keys (Hive compares
+    // names case-insensitively), known types.
+    if raw.schema.is_empty() {
+        return Err(ConfigError::invalid(
+            at("schema"),
+            "schema must list at least one column",
+        ));
+    }
+    let mut schema = Vec::with_capacity(raw.schema.len());
+    let mut seen_columns = HashSet::new();
+    for (index, column) in raw.schema.into_iter().enumerate() {
+        let path = |field: &str| format!("{}[{index}].{field}", at("schema"));
+        check(&path("name"), names::check_glue_name(&column.name))?;
+        let folded = column.name.to_ascii_lowercase();
+        if seen_keys.contains(&folded) {
+            return Err(ConfigError::invalid(
+                path("name"),
+                format!(
+                    "column {:?} collides with a partition key of the same name (Hive names are \
+                     case-insensitive)",
+                    column.name
+                ),
+            ));
+        }
+        if !seen_columns.insert(folded) {
+            return Err(ConfigError::invalid(
+                path("name"),
+                format!("duplicate column name {:?}", column.name),
+            ));
+        }
+        let column_type: ColumnType = column
+            .column_type
+            .parse()
+            .map_err(|message: String| ConfigError::invalid(path("type"), message))?;
+        schema.push(Column {
+            name: column.name,
+            column_type,
+            comment: column.comment,
+        });
+    }
+
+    let format = match raw
+        .format
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("csv") => OutputFormat::Csv,
+        Some("parquet") => {
+            return Err(ConfigError::invalid(
+                at("format"),
+                "\"parquet\" is not supported yet (planned); use \"csv\"",
+            ))
+        }
+        Some(other) => {
+            return Err(ConfigError::invalid(
+                at("format"),
+                format!("unknown format {other:?}; supported: \"csv\""),
+            ))
+        }
+    };
+    let csv = build_csv(&at("csv"), raw.csv)?;
+
+    Ok(Entity {
+        name: name.to_string(),
+        table_name: raw.table_name,
+        filename_pattern,
+        filename_pattern_source: raw.filename_pattern,
+        partition_keys: raw.partition_keys,
+        captures,
+        schema,
+        format,
+        csv,
+    })
+}
+
+/// Compiles the pattern anchored to the whole file name and checks its capture groups against
+/// the partition keys: either all unnamed, one per key in order, or all named after the keys.
+fn compile_pattern(
+    path: &str,
+    pattern: &str,
+    partition_keys: &[String],
+) -> Result<(Regex, PartitionCaptures), ConfigError> {
+    if pattern.is_empty() {
+        return Err(ConfigError::invalid(path, "pattern must not be empty"));
+    }
+    if pattern.contains('/') {
+        return Err(ConfigError::invalid(
+            path,
+            "pattern is matched against the file name (the key's last segment) and cannot contain '/'",
+        ));
+    }
+    let anchored = format!("^(?:{pattern})$");
+    let regex = Regex::new(&anchored)
+        .map_err(|e| ConfigError::invalid(path, format!("pattern does not compile: {e}")))?;
+    let group_count = regex.captures_len() - 1;
+    let group_names: Vec<&str> = regex.capture_names().flatten().collect();
+    if group_names.is_empty() {
+        if group_count != partition_keys.len() {
+            return Err(ConfigError::invalid(
+                path,
+                format!(
+                    "pattern has {group_count} capture group(s) but partition_keys has {} key(s); \
+                     each key needs one group, in order (or use named groups (?P<key>...))",
+                    partition_keys.len()
+                ),
+            ));
+        }
+        return Ok((regex, PartitionCaptures::Positional));
+    }
+    if group_names.len() != group_count {
+        return Err(ConfigError::invalid(
+            path,
+            "pattern mixes named and unnamed capture groups; name all of them after the partition \
+             keys, or use (?:...) for groups that are not partition values",
+        ));
+    }
+    let keys: HashSet<&str> = partition_keys.iter().map(String::as_str).collect();
+    let named: HashSet<&str> = group_names.iter().copied().collect();
+    let mut missing: Vec<&str> = keys.difference(&named).copied().collect();
+    let mut extra: Vec<&str> = named.difference(&keys).copied().collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        missing.sort_unstable();
+        extra.sort_unstable();
+        return Err(ConfigError::invalid(
+            path,
+            format!(
+                "named capture groups do not match partition_keys: missing group(s) {missing:?}, \
+                 group(s) that are not partition keys {extra:?}"
+            ),
+        ));
+    }
+    Ok((regex, PartitionCaptures::Named))
+}
+
+fn build_csv(path: &str, raw: Option<RawCsv>) -> Result<CsvOptions, ConfigError> {
+    let defaults = CsvOptions::default();
+    let Some(raw) = raw else {
+        return Ok(defaults);
+    };
+    let single_byte =
+        |field: &str, value: Option<String>, default: u8| -> Result<u8, ConfigError> {
+            let Some(value) = value else {
+                return Ok(default);
+            };
+            let bytes = value.as_bytes();
+            if bytes.len() != 1 || !bytes[0].is_ascii() {
+                return Err(ConfigError::invalid(
+                    format!("{path}.{field}"),
+                    format!("must be exactly one ASCII character, got {value:?}"),
+                ));
+            }
+            if matches!(bytes[0], b'\n' | b'\r' | b'\\') {
+                return Err(ConfigError::invalid(
+                    format!("{path}.{field}"),
+                    "must not be a line break or a backslash (OpenCSVSerDe's escape character)",
+                ));
+            }
+            Ok(bytes[0])
+        };
+    let delimiter = single_byte("delimiter", raw.delimiter, defaults.delimiter)?;
+    let quote = single_byte("quote", raw.quote, defaults.quote)?;
+    if delimiter == quote {
+        return Err(ConfigError::invalid(
+            format!("{path}.quote"),
+            "quote must differ from delimiter",
+        ));
+    }
+    let max_record_bytes = raw.max_record_bytes.unwrap_or(defaults.max_record_bytes);
+    if max_record_bytes == 0 {
+        return Err(ConfigError::invalid(
+            format!("{path}.max_record_bytes"),
+            "must be at least 1",
+        ));
+    }
+    Ok(CsvOptions {
+        delimiter,
+        quote,
+        header: raw.header.unwrap_or(defaults.header),
+        max_record_bytes,
+        allow_embedded_newlines: raw
+            .allow_embedded_newlines
+            .unwrap_or(defaults.allow_embedded_newlines),
+    })
+}

@@ -1,0 +1,384 @@
+//! Streaming CSV validation of one file against its entity's schema. Push-based over `csv-core`
+//! (feed any chunk sizes, then finish), so it works over `Read`, `AsyncRead` or an S3 body
+//! stream in constant memory: at most one field (bounded by `max_record_bytes`) is buffered.
+//!
+//! Rules, each failure reported with its line (the line the record starts on, counting `\n`) and,
+//! where it applies, the column by 1-based index and name:
+//! - an empty file (no bytes besides a UTF-8 BOM) is an error: usually a failed upload;
+//! - with `header: true` the first record must list the schema's column names, same order and
+//!   count; a header-only file is VALID with 0 rows (a legitimate "nothing today" export: the
+//!   partition is registered and queries see no rows for it, instead of a DLQ alarm);
+//! - every record has exactly as many fields as the schema; every field parses as its type
+//!   ([`crate::schema::ColumnType::validate`]) and is UTF-8;
+//! - a blank line is an error: Athena would read it as a row of NULLs;
+//! - a quoted field with a line break is an error unless `allow_embedded_newlines`, because
+//!   OpenCSVSerDe "does not support embedded line breaks in CSV files"; a backslash is an error
+//!   because OpenCSVSerDe uses it as its escape character and drops it from the value
+//!   (<https://docs.aws.amazon.com/athena/latest/ug/csv-serde.html>);
+//! - a record larger than `max_record_bytes` is an error (this bounds memory).
+//!
+//! Accepted: quoted fields with delimiters, doubled quotes (`""`) and (if allowed) line breaks;
+//! CRLF, LF or CR line ends; a UTF-8 BOM; a missing final line break.
+
+use std::io::Read;
+
+use csv_core::{ReadFieldResult, Reader, ReaderBuilder};
+
+use crate::config::{CsvOptions, Entity};
+use crate::schema::ColumnType;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+/// Bytes parsed per `csv-core` call into the scratch buffer.
+const SCRATCH_BYTES: usize = 8 * 1024;
+/// Read size of [`validate_read`] / [`validate_async_read`].
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Counts of a valid file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CsvStats {
+    /// Data rows (the header excluded).
+    pub rows: u64,
+    /// Bytes read, BOM included.
+    pub bytes: u64,
+}
+
+/// Why a file is invalid. `line` is 1-based; `column` is 1-based with the schema's column name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CsvError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("line {line}: header does not match the schema: {message}")]
+    HeaderMismatch { line: u64, message: String },
+    #[error("line {line}: {found} field(s), the schema has {expected} column(s)")]
+    RaggedRow {
+        line: u64,
+        /// Fields seen (for a too-long row: the count at which it was stopped, `expected + 1`).
+        found: usize,
+        expected: usize,
+    },
+    #[error("line {line}, column {column} ({column_name}): {message}")]
+    InvalidValue {
+        line: u64,
+        column: usize,
+        column_name: String,
+        message: String,
+    },
+    #[error("line {line}: blank line (Athena would read it as a row of NULLs)")]
+    BlankLine { line: u64 },
+    #[error("line {line}: record is larger than the limit of {limit} bytes")]
+    RecordTooLarge { line: u64, limit: u64 },
+    #[error("cannot read the file: {0}")]
+    Io(String),
+}
+
+impl CsvError {
+    /// The line the error is on, if any.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            CsvError::HeaderMismatch { line, .. }
+            | CsvError::RaggedRow { line, .. }
+            | CsvError::InvalidValue { line, .. }
+            | CsvError::BlankLine { line }
+            | CsvError::RecordTooLarge { line, .. } => Some(*line),
+            CsvError::Empty | CsvError::Io(_) => None,
+        }
+    }
+}
+
+struct ExpectedColumn {
+    name: String,
+    column_type: ColumnType,
+}
+
+/// Push-based validator: [`feed`](CsvValidator::feed) chunks, then [`finish`](CsvValidator::finish).
+/// After the first error every later call returns that error.
+pub struct CsvValidator {
+    columns: Vec<ExpectedColumn>,
+    options: CsvOptions,
+    reader: Reader,
+    scratch: Vec<u8>,
+    /// The current field's bytes so far.
+    field: Vec<u8>,
+    field_index: usize,
+    record_bytes: u64,
+    record_line: u64,
+    at_record_start: bool,
+    last_byte: Option<u8>,
+    /// The first bytes, held until it is known whether they are a BOM.
+    bom_pending: Vec<u8>,
+    bom_checked: bool,
+    header_pending: bool,
+    records: u64,
+    stats: CsvStats,
+    error: Option<CsvError>,
+}
+
+impl CsvValidator {
+    pub fn new(entity: &Entity) -> Self {
+        let options = entity.csv.clone();
+        let reader = ReaderBuilder::new()
+            .delimiter(options.delimiter)
+            .quote(options.quote)
+            .double_quote(true)
+            .build();
+        CsvValidator {
+            columns: entity
+                .schema
+                .iter()
+                .map(|c| ExpectedColumn {
+                    name: c.name.clone(),
+                    column_type: c.column_type,
+                })
+                .collect(),
+            header_pending: options.header,
+            options,
+            reader,
+            scratch: vec![0; SCRATCH_BYTES],
+            field: Vec::new(),
+            field_index: 0,
+            record_bytes: 0,
+            record_line: 1,
+            at_record_start: true,
+            last_byte: None,
+            bom_pending: Vec::with_capacity(3),
+            bom_checked: false,
+            records: 0,
+            stats: CsvStats::default(),
+            error: None,
+        }
+    }
+
+    /// Validates the next chunk of the file.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), CsvError> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        self.stats.bytes += chunk.len() as u64;
+        let result = if self.bom_checked {
+            self.parse(chunk)
+        } else {
+            self.feed_start(chunk)
+        };
+        result.inspect_err(|error| self.error = Some(error.clone()))
+    }
+
+    /// Ends the input and returns the counts, or the first error.
+    pub fn finish(mut self) -> Result<CsvStats, CsvError> {
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        if !self.bom_checked {
+            // Fewer than 3 bytes in all: what is held is data unless it is a (partial) BOM.
+            self.bom_checked = true;
+            let pending = std::mem::take(&mut self.bom_pending);
+            if !UTF8_BOM.starts_with(&pending) {
+                self.parse(&pending)?;
+            }
+        }
+        loop {
+            let (result, _, written) = self.reader.read_field(&[], &mut self.scratch);
+            self.field.extend_from_slice(&self.scratch[..written]);
+            match result {
+                ReadFieldResult::Field { record_end } => self.end_field(record_end)?,
+                ReadFieldResult::End => break,
+                ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull => {}
+            }
+        }
+        if self.records == 0 {
+            return Err(CsvError::Empty);
+        }
+        Ok(self.stats)
+    }
+
+    /// Holds the first bytes until a BOM can be told apart, then parses.
+    fn feed_start(&mut self, chunk: &[u8]) -> Result<(), CsvError> {
+        let wanted = 3 - self.bom_pending.len();
+        let take = wanted.min(chunk.len());
+        self.bom_pending.extend_from_slice(&chunk[..take]);
+        if self.bom_pending.len() < 3 && UTF8_BOM.starts_with(&self.bom_pending) {
+            return Ok(());
+        }
+        self.bom_checked = true;
+        let pending = std::mem::take(&mut self.bom_pending);
+        if pending != UTF8_BOM {
+            self.parse(&pending)?;
+        }
+        self.parse(&chunk[take..])
+    }
+
+    fn parse(&mut self, mut input: &[u8]) -> Result<(), CsvError> {
+        // Never call csv-core with an empty input here: it reads that as the end of the file.
+        while !input.is_empty() {
+            if self.at_record_start {
+                let first = input[0];
+                if first == b'\n' && self.last_byte == Some(b'\r') {
+                    // The LF of a CRLF that ended the previous record.
+                    let (_, read, _) = self.reader.read_field(&input[..1], &mut self.scratch);
+                    debug_assert_eq!(read, 1);
+                    self.last_byte = Some(b'\n');
+                    input = &input[1..];
+                    continue;
+                }
+                if first == b'\n' || first == b'\r' {
+                    return Err(CsvError::BlankLine {
+                        line: self.reader.line(),
+                    });
+                }
+                self.at_record_start = false;
+                self.record_line = self.reader.line();
+            }
+            let (result, read, written) = self.reader.read_field(input, &mut self.scratch);
+            self.field.extend_from_slice(&self.scratch[..written]);
+            self.record_bytes += read as u64;
+            if read > 0 {
+                self.last_byte = Some(input[read - 1]);
+            }
+            input = &input[read..];
+            if self.record_bytes > self.options.max_record_bytes {
+                return Err(CsvError::RecordTooLarge {
+                    line: self.record_line,
+                    limit: self.options.max_record_bytes,
+                });
+            }
+            match result {
+                ReadFieldResult::Field { record_end } => self.end_field(record_end)?,
+                ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull => {}
+                ReadFieldResult::End => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn end_field(&mut self, record_end: bool) -> Result<(), CsvError> {
+        let line = self.record_line;
+        let expected = self.columns.len();
+        let index = self.field_index;
+        let field = std::mem::take(&mut self.field);
+        let in_header = self.header_pending;
+
+        if index >= expected {
+            return Err(if in_header {
+                CsvError::HeaderMismatch {
+                    line,
+                    message: format!("more than {expected} column(s)"),
+                }
+            } else {
+                CsvError::RaggedRow {
+                    line,
+                    found: index + 1,
+                    expected,
+                }
+            });
+        }
+        let column = &self.columns[index];
+        let located = |message: String| CsvError::InvalidValue {
+            line,
+            column: index + 1,
+            column_name: column.name.clone(),
+            message,
+        };
+        let text = std::str::from_utf8(&field).map_err(|e| {
+            located(format!(
+                "not valid UTF-8 (byte {} of the field)",
+                e.valid_up_to()
+            ))
+        })?;
+        if !self.options.allow_embedded_newlines && text.contains(['\n', '\r']) {
+            return Err(located(
+                "quoted field contains a line break, which Athena's OpenCSVSerDe does not support \
+                 (set csv.allow_embedded_newlines to accept it)"
+                    .into(),
+            ));
+        }
+        if text.contains('\\') {
+            return Err(located(
+                "contains a backslash, which Athena's OpenCSVSerDe treats as its escape character \
+                 (the value would change)"
+                    .into(),
+            ));
+        }
+        if in_header {
+            if text != column.name {
+                return Err(CsvError::HeaderMismatch {
+                    line,
+                    message: format!(
+                        "column {} is {text:?}, the schema expects {:?}",
+                        index + 1,
+                        column.name
+                    ),
+                });
+            }
+        } else {
+            column.column_type.validate(text).map_err(located)?;
+        }
+
+        if !record_end {
+            self.field_index += 1;
+            return Ok(());
+        }
+        if index + 1 != expected {
+            return Err(if in_header {
+                CsvError::HeaderMismatch {
+                    line,
+                    message: format!("{} column(s), the schema has {expected}", index + 1),
+                }
+            } else {
+                CsvError::RaggedRow {
+                    line,
+                    found: index + 1,
+                    expected,
+                }
+            });
+        }
+        if in_header {
+            self.header_pending = false;
+        } else {
+            self.stats.rows += 1;
+        }
+        self.records += 1;
+        self.field_index = 0;
+        self.record_bytes = 0;
+        self.at_record_start = true;
+        Ok(())
+    }
+}
+
+/// Validates everything `reader` yields.
+pub fn validate_read<R: Read>(entity: &Entity, mut reader: R) -> Result<CsvStats, CsvError> {
+    let mut validator = CsvValidator::new(entity);
+    let mut buffer = vec![0; READ_CHUNK_BYTES];
+    loop {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CsvError::Io(e.to_string())),
+        };
+        validator.feed(&buffer[..read])?;
+    }
+    validator.finish()
+}
+
+/// Validates everything an async `reader` yields (an S3 `ByteStream` via `into_async_read`).
+pub async fn validate_async_read<R>(entity: &Entity, mut reader: R) -> Result<CsvStats, CsvError>
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let mut validator = CsvValidator::new(entity);
+    let mut buffer = vec![0; READ_CHUNK_BYTES];
+    loop {
+        let read = reader
+            .read(&mut buffer)
+            .await
+            .map_err(|e| CsvError::Io(e.to_string()))?;
+        if read == 0 {
+            break;
+        }
+        validator.feed(&buffer[..read])?;
+    }
+    validator.finish()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,200 @@
+//! AWS naming rules the config is checked against (also usable by the emulator). Each function
+//! returns `Err(reason)` naming the broken rule.
+
+use std::net::Ipv4Addr;
+
+/// S3 general purpose bucket names.
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
+    if !(3..=63).contains(&name.len()) {
+        return Err(format!(
+            "bucket name must be 3 to 63 characters long, it has {}",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        return Err(format!(
+            "bucket name may contain only lowercase letters, digits, '.' and '-', not {bad:?}"
+        ));
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !edge_ok(name.chars().next()) || !edge_ok(name.chars().last()) {
+        return Err("bucket name must begin and end with a letter or digit".into());
+    }
+    if name.contains("..") {
+        return Err("bucket name must not contain two adjacent periods".into());
+    }
+    if name.parse::<Ipv4Addr>().is_ok() {
+        return Err("bucket name must not be formatted as an IP address".into());
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return Err(format!(
+                "bucket name must not start with the reserved prefix {prefix:?}"
+            ));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3"] {
+        if name.ends_with(suffix) {
+            return Err(format!(
+                "bucket name must not end with the reserved suffix {suffix:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// SQS queue names: 1 to 80 characters, alphanumeric, `-` and `_`; the pipeline's queues are
+/// standard queues (S3 notifications cannot target FIFO), so `.fifo` is refused too.
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html>
+pub fn check_queue_name(name: &str) -> Result<(), String> {
+    if name.ends_with(".fifo") {
+        return Err(
+            "queue must be a standard queue (S3 event notifications cannot target FIFO queues)"
+                .into(),
+        );
+    }
+    if !(1..=80).contains(&name.len()) {
+        return Err(format!(
+            "queue name must be 1 to 80 characters long, it has {}",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "queue name may contain only letters, digits, '-' and '_', not {bad:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// Glue database, table and column names as Athena can use them: lowercase letters, digits and
+/// underscore only, 1 to 255 characters. Glue accepts more, but Athena lowercases names and
+/// allows only the underscore as a special character.
+/// <https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html>
+pub fn check_glue_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 255 {
+        return Err(format!(
+            "name must be 1 to 255 characters long, it has {}",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+    {
+        return Err(format!(
+            "name may contain only lowercase letters, digits and '_' (Athena/Glue naming), not {bad:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// Athena workgroup names: 1 to 128 characters of `a-z A-Z 0-9 . _ -`.
+/// <https://docs.aws.amazon.com/athena/latest/APIReference/API_CreateWorkGroup.html>
+pub fn check_workgroup_name(name: &str) -> Result<(), String> {
+    if !(1..=128).contains(&name.len()) {
+        return Err(format!(
+            "workgroup name must be 1 to 128 characters long, it has {}",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "workgroup name may contain only letters, digits, '.', '_' and '-', not {bad:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// An AWS account id: exactly 12 digits.
+pub fn check_account_id(id: &str) -> Result<(), String> {
+    if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(format!("account id must be exactly 12 digits, got {id:?}"))
+    }
+}
+
+/// A region code such as `us-east-1` or `us-gov-west-1`: lowercase words joined by `-`, ending
+/// in a number.
+pub fn check_region(region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let words_ok = parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()));
+    let number_ok = parts
+        .last()
+        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if words_ok && number_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{region:?} is not a region code like \"us-east-1\""
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for good in ["my-company-analytics", "abc", "a.b-c1", "000"] {
+            assert!(check_bucket_name(good).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            ("ab", "3 to 63"),
+            ("My-Bucket", "lowercase"),
+            ("my_bucket", "lowercase"),
+            ("-abc", "begin and end"),
+            ("abc.", "begin and end"),
+            ("a..b", "adjacent periods"),
+            ("192.168.5.4", "IP address"),
+            ("xn--abc", "prefix"),
+            ("sthree-abc", "prefix"),
+            ("amzn-s3-demo-x", "prefix"),
+            ("abc-s3alias", "suffix"),
+            ("abc--ol-s3", "suffix"),
+            ("abc.mrap", "suffix"),
+            ("abc--x-s3", "suffix"),
+        ] {
+            let error = check_bucket_name(bad).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+        assert!(check_bucket_name(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn queue_glue_workgroup_account_region() {
+        assert!(check_queue_name("file_processing_queue").is_ok());
+        assert!(check_queue_name(&"q".repeat(80)).is_ok());
+        assert!(check_queue_name(&"q".repeat(81)).is_err());
+        assert!(check_queue_name("a.b").is_err());
+        assert!(check_queue_name("q.fifo").unwrap_err().contains("FIFO"));
+        assert!(check_queue_name("").is_err());
+        assert!(check_glue_name("analytics_db").is_ok());
+        assert!(check_glue_name("Sales").is_err());
+        assert!(check_glue_name("sales-data").is_err());
+        assert!(check_glue_name("").is_err());
+        assert!(check_workgroup_name("analytics_workgroup").is_ok());
+        assert!(check_workgroup_name("bad name").is_err());
+        assert!(check_account_id("000000000000").is_ok());
+        assert!(check_account_id("12345").is_err());
+        assert!(check_region("us-east-1").is_ok());
+        assert!(check_region("us-gov-west-1").is_ok());
+        assert!(check_region("useast1").is_err());
+        assert!(check_region("US-EAST-1").is_err());
+    }
+}
