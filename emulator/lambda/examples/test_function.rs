@@ -75,7 +75,8 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let records = bodies(&payload);
     if let Some(path) = env("TEST_RECORD_FILE") {
         let bodies: Vec<&str> = records.iter().map(|(_, b)| b.as_str()).collect();
-        let mut line = json!({"request_id": context.request_id, "pid": std::process::id(), "bodies": bodies});
+        let mut line =
+            json!({"request_id": context.request_id, "pid": std::process::id(), "bodies": bodies});
         if env("TEST_RECORD_EVENTS").is_some() {
             line["event"] = payload.clone();
         }
@@ -89,11 +90,17 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     }
     if let Some(path) = env("TEST_SLEEP_ONCE_FILE") {
         if first_time(&path) {
-            let ms = env("TEST_SLEEP_ONCE_MS").and_then(|v| v.parse().ok()).unwrap_or(60_000);
+            let ms = env("TEST_SLEEP_ONCE_MS")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60_000);
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
     }
-    let sleep = Duration::from_millis(env("TEST_SLEEP_MS").and_then(|v| v.parse().ok()).unwrap_or(0));
+    let sleep = Duration::from_millis(
+        env("TEST_SLEEP_MS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    );
     if let Some(dir) = env("TEST_CONCURRENCY_DIR").map(PathBuf::from) {
         let marker = dir.join(format!("inflight-{}", context.request_id));
         std::fs::File::create(&marker)?;
@@ -112,7 +119,12 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     }
     if env("TEST_MODE").as_deref() == Some("echo") {
         let lambda_env: serde_json::Map<String, Value> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("AWS_") || k.starts_with("LAMBDA_") || k.starts_with('_') || k.starts_with("MY_"))
+            .filter(|(k, _)| {
+                k.starts_with("AWS_")
+                    || k.starts_with("LAMBDA_")
+                    || k.starts_with('_')
+                    || k.starts_with("MY_")
+            })
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
         return Ok(json!({

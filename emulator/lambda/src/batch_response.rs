@@ -54,9 +54,7 @@ pub fn interpret(response: &[u8], message_ids: &[&str]) -> BatchOutcome {
         Value::Array(items) if items.is_empty() => return BatchOutcome::AllSucceeded,
         Value::Array(items) => items,
         other => {
-            return BatchOutcome::AllFailed(format!(
-                "batchItemFailures is not a list: {other}"
-            ))
+            return BatchOutcome::AllFailed(format!("batchItemFailures is not a list: {other}"))
         }
     };
     let mut failed = BTreeSet::new();
@@ -110,8 +108,12 @@ mod tests {
 
     #[test]
     fn listed_ids_fail_and_the_rest_succeed() {
-        let result = outcome(r#"{"batchItemFailures":[{"itemIdentifier":"b"},{"itemIdentifier":"b"}]}"#);
-        assert_eq!(result, BatchOutcome::Partial(BTreeSet::from(["b".to_owned()])));
+        let result =
+            outcome(r#"{"batchItemFailures":[{"itemIdentifier":"b"},{"itemIdentifier":"b"}]}"#);
+        assert_eq!(
+            result,
+            BatchOutcome::Partial(BTreeSet::from(["b".to_owned()]))
+        );
         assert!(result.succeeded("a") && !result.succeeded("b") && result.succeeded("c"));
     }
 

@@ -91,7 +91,16 @@ pub async fn run(
         let report_failures = trigger.report_batch_item_failures;
         running.spawn(async move {
             let _slot = permit;
-            process_batch(&sqs, &queue, &queue_arn, &region, &function, messages, report_failures).await;
+            process_batch(
+                &sqs,
+                &queue,
+                &queue_arn,
+                &region,
+                &function,
+                messages,
+                report_failures,
+            )
+            .await;
         });
     }
     // Invocations in progress are cut short: their processes are killed (as at a crash) and their
@@ -108,7 +117,9 @@ async fn collect_batch(
     trigger: &SqsTrigger,
 ) -> Result<Vec<ReceivedMessage>, emulator_sqs::SqsError> {
     let batch_size = trigger.batch_size as usize;
-    let mut batch = sqs.receive(queue, batch_size.min(10), LONG_POLL, None).await?;
+    let mut batch = sqs
+        .receive(queue, batch_size.min(10), LONG_POLL, None)
+        .await?;
     if batch.is_empty() {
         return Ok(batch);
     }

@@ -17,7 +17,7 @@ use crate::logs::LogContext;
 use crate::spec::FunctionSpec;
 
 /// Counters a test or the health endpoint can read.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct FunctionStats {
     pub invocations: u64,
     pub cold_starts: u64,
@@ -139,5 +139,7 @@ impl Function {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

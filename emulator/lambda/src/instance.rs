@@ -195,7 +195,8 @@ impl Instance {
         }
 
         self.log.begin(&request_id);
-        self.log.line(&format!("START RequestId: {request_id} Version: $LATEST"));
+        self.log
+            .line(&format!("START RequestId: {request_id} Version: $LATEST"));
         let started = Instant::now();
         let deadline = started + spec.timeout();
         let (reply_tx, mut reply_rx) = oneshot::channel();
@@ -206,7 +207,12 @@ impl Instance {
             trace_id: trace_id(),
             reply: reply_tx,
         };
-        let outcome: Result<Bytes, FailureWithBody> = if self.invocations.send(invocation).await.is_err() {
+        let outcome: Result<Bytes, FailureWithBody> = if self
+            .invocations
+            .send(invocation)
+            .await
+            .is_err()
+        {
             Err(FailureKind::Crash("the runtime API listener is gone".into()).into())
         } else {
             loop {
@@ -283,34 +289,30 @@ impl Instance {
     /// Waits for the first `/next`; an init error, an exit or the init limit fails it.
     async fn wait_for_init(&mut self, spec: &FunctionSpec) -> Result<Duration, FailureWithBody> {
         let limit = spec.timeout().max(MIN_INIT_LIMIT);
-        let give_up = tokio::time::sleep(limit);
-        tokio::pin!(give_up);
-        loop {
-            tokio::select! {
-                biased;
-                signal = self.signals.recv() => match signal {
-                    Some(Signal::Ready(at)) => return Ok(at.duration_since(self.spawned_at)),
-                    Some(Signal::InitError { error_type, body }) => {
-                        self.log.line(&format!(
-                            "INIT_REPORT Status: error\tError Type: {error_type}\t{}",
-                            String::from_utf8_lossy(&body)
-                        ));
-                        return Err(FailureWithBody(FailureKind::InitError(error_type), body));
-                    }
-                    None => return Err(FailureKind::Crash("the runtime API listener is gone".into()).into()),
-                },
-                status = self.child.wait() => {
-                    let status = describe_exit(status);
-                    self.log.line(&format!("INIT_REPORT Status: error\tRuntime exited: {status}"));
-                    return Err(FailureKind::Crash(status).into());
-                }
-                _ = &mut give_up => {
+        tokio::select! {
+            biased;
+            signal = self.signals.recv() => match signal {
+                Some(Signal::Ready(at)) => Ok(at.duration_since(self.spawned_at)),
+                Some(Signal::InitError { error_type, body }) => {
                     self.log.line(&format!(
-                        "INIT_REPORT Status: timeout\tno /next within {:.2} seconds",
-                        limit.as_secs_f64()
+                        "INIT_REPORT Status: error\tError Type: {error_type}\t{}",
+                        String::from_utf8_lossy(&body)
                     ));
-                    return Err(FailureKind::Timeout.into());
+                    Err(FailureWithBody(FailureKind::InitError(error_type), body))
                 }
+                None => Err(FailureKind::Crash("the runtime API listener is gone".into()).into()),
+            },
+            status = self.child.wait() => {
+                let status = describe_exit(status);
+                self.log.line(&format!("INIT_REPORT Status: error\tRuntime exited: {status}"));
+                Err(FailureKind::Crash(status).into())
+            }
+            _ = tokio::time::sleep(limit) => {
+                self.log.line(&format!(
+                    "INIT_REPORT Status: timeout\tno /next within {:.2} seconds",
+                    limit.as_secs_f64()
+                ));
+                Err(FailureKind::Timeout.into())
             }
         }
     }
@@ -354,13 +356,17 @@ impl From<FailureKind> for FailureWithBody {
 /// `{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: ... Error: Task timed out after 3.00 seconds"}`.
 pub fn error_document(request_id: &str, kind: &FailureKind, spec: &FunctionSpec) -> Bytes {
     let detail = match kind {
-        FailureKind::Function(t) | FailureKind::InitError(t) => format!("{t} reported by the runtime"),
+        FailureKind::Function(t) | FailureKind::InitError(t) => {
+            format!("{t} reported by the runtime")
+        }
         FailureKind::Timeout => format!(
             "Task timed out after {:.2} seconds",
             spec.timeout().as_secs_f64()
         ),
         FailureKind::Crash(status) => format!("Runtime exited with error: {status}"),
-        FailureKind::ResponseTooLarge => "Response payload size exceeded maximum allowed payload size (6291556 bytes).".into(),
+        FailureKind::ResponseTooLarge => {
+            "Response payload size exceeded maximum allowed payload size (6291556 bytes).".into()
+        }
         FailureKind::Spawn(reason) => format!("Couldn't start the runtime: {reason}"),
     };
     let document = json!({
@@ -396,8 +402,14 @@ fn lambda_environment(
         ("AWS_LAMBDA_RUNTIME_API", api.addr.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", spec.name.clone()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory_size_mb.to_string()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.name)),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            spec.memory_size_mb.to_string(),
+        ),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", spec.name),
+        ),
         ("AWS_LAMBDA_LOG_STREAM_NAME", log_stream),
         ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
         ("AWS_REGION", host.region.clone()),
@@ -430,7 +442,7 @@ fn report_line(
     max_memory_mb: Option<u64>,
     init_duration: Option<Duration>,
 ) -> String {
-    let billed = duration.as_millis().max(1);
+    let billed = duration.as_micros().div_ceil(1000).max(1);
     let mut line = format!(
         "REPORT RequestId: {request_id}\tDuration: {:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {memory_size_mb} MB",
         millis(duration)

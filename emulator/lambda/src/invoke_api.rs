@@ -126,12 +126,18 @@ async fn invoke(lambda: &Lambda, name: &str, req: Request<Bytes>) -> Response<Bo
     let mut response = Response::new(Body::from(result.payload.clone()));
     let headers = response.headers_mut();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
-    headers.insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
+    headers.insert(
+        "x-amz-executed-version",
+        HeaderValue::from_static("$LATEST"),
+    );
     if let Ok(id) = HeaderValue::from_str(&result.request_id) {
         headers.insert("x-amzn-requestid", id);
     }
     if result.failure.is_some() {
-        headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
+        headers.insert(
+            "x-amz-function-error",
+            HeaderValue::from_static("Unhandled"),
+        );
     }
     if tail {
         let encoded = base64::engine::general_purpose::STANDARD.encode(result.log_tail.as_bytes());
@@ -222,11 +228,7 @@ fn with_function(
 }
 
 /// A function by name, full ARN or partial ARN, at `$LATEST` (the only version there is).
-fn resolve(
-    lambda: &Lambda,
-    name: &str,
-    query: Option<&str>,
-) -> Option<std::sync::Arc<Function>> {
+fn resolve(lambda: &Lambda, name: &str, query: Option<&str>) -> Option<std::sync::Arc<Function>> {
     // `name[:qualifier]`, `123456789012:function:name[:qualifier]`, `arn:aws:lambda:r:a:function:name[:q]`.
     let parts: Vec<&str> = name.split(':').collect();
     let (base, qualifier) = match parts.iter().position(|p| *p == "function") {

@@ -19,8 +19,8 @@ mod instance;
 mod invoke_api;
 mod logs;
 mod runtime_api;
-mod sqs_event;
 pub mod spec;
+mod sqs_event;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use axum::body::Body;
 use bytes::Bytes;
 use emulator_sqs::Sqs;
-use http::{HeaderMap, Method, Request, Response, Uri};
+use http::{HeaderMap, Request, Response, Uri};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -52,6 +52,13 @@ pub enum LambdaError {
     NotFound(String),
     #[error("function {function}: its SQS trigger names queue {queue}, which does not exist")]
     QueueNotFound { function: String, queue: String },
+    /// CreateEventSourceMapping's InvalidParameterValueException.
+    #[error("function {function}: queue visibility timeout: {visibility} seconds is less than function timeout: {timeout} seconds")]
+    VisibilityBelowTimeout {
+        function: String,
+        visibility: u64,
+        timeout: u32,
+    },
 }
 
 /// The Lambda service of one account and region. Cheap to clone; clones share state.
@@ -122,14 +129,15 @@ impl Lambda {
     }
 
     /// Starts polling for every function with an enabled `sqs_trigger` whose mapping is not
-    /// running yet. Returns how many were started. A trigger on a queue that does not exist is
-    /// an error (as CreateEventSourceMapping's), and nothing is started then.
-    pub fn start_event_source_mappings(&self) -> Result<usize, LambdaError> {
-        let functions = self.functions();
-        let mut mappings = lock(&self.inner.mappings);
-        let to_start: Vec<(Arc<Function>, SqsTrigger)> = functions
+    /// running yet. Returns how many were started. As CreateEventSourceMapping, it refuses a
+    /// queue that does not exist and a queue whose visibility timeout is below the function
+    /// timeout (a batch would reappear while still being processed); nothing starts then.
+    pub async fn start_event_source_mappings(&self) -> Result<usize, LambdaError> {
+        let running: Vec<String> = lock(&self.inner.mappings).keys().cloned().collect();
+        let to_start: Vec<(Arc<Function>, SqsTrigger)> = self
+            .functions()
             .into_iter()
-            .filter(|f| !mappings.contains_key(&f.spec.name))
+            .filter(|f| !running.contains(&f.spec.name))
             .filter_map(|f| {
                 let trigger = f.spec.sqs_trigger.clone().filter(|t| t.enabled)?;
                 Some((f, trigger))
@@ -143,7 +151,16 @@ impl Lambda {
                     queue: trigger.queue.clone(),
                 });
             }
+            let visibility = queue_visibility_timeout(&self.inner.sqs, trigger.queue_name()).await;
+            if visibility.is_some_and(|v| v < u64::from(function.spec.timeout_seconds)) {
+                return Err(LambdaError::VisibilityBelowTimeout {
+                    function: function.spec.name.clone(),
+                    visibility: visibility.unwrap_or_default(),
+                    timeout: function.spec.timeout_seconds,
+                });
+            }
         }
+        let mut mappings = lock(&self.inner.mappings);
         for (function, trigger) in &to_start {
             let task = tokio::spawn(event_source::run(
                 self.inner.sqs.clone(),
@@ -158,7 +175,11 @@ impl Lambda {
     }
 
     /// Invokes a function synchronously (RequestResponse) with a JSON payload.
-    pub async fn invoke(&self, name: &str, payload: Bytes) -> Result<InvocationResult, LambdaError> {
+    pub async fn invoke(
+        &self,
+        name: &str,
+        payload: Bytes,
+    ) -> Result<InvocationResult, LambdaError> {
         let function = self
             .function(name)
             .ok_or_else(|| LambdaError::NotFound(name.to_owned()))?;
@@ -219,11 +240,33 @@ impl Lambda {
     }
 }
 
+/// The queue's VisibilityTimeout, read through SQS's own GetQueueAttributes (the in-process API
+/// has no attribute getter; this is the same code path an SDK client takes).
+async fn queue_visibility_timeout(sqs: &Sqs, queue: &str) -> Option<u64> {
+    let body = serde_json::json!({
+        "QueueUrl": format!("http://localhost/queue/{queue}"),
+        "AttributeNames": ["VisibilityTimeout"],
+    });
+    let request = Request::post("/")
+        .header("x-amz-target", "AmazonSQS.GetQueueAttributes")
+        .header("content-type", "application/x-amz-json-1.0")
+        .body(Bytes::from(body.to_string()))
+        .ok()?;
+    let response = sqs.handle(request).await;
+    let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value["Attributes"]["VisibilityTimeout"]
+        .as_str()?
+        .parse()
+        .ok()
+}
+
 /// Whether a request is for Lambda's control plane: its path is under `/2015-03-31/functions`
 /// or `/2015-03-31/event-source-mappings`, and, when it is SigV4-signed, its credential scope
 /// names the `lambda` service (so an S3 bucket called `2015-03-31` still reaches S3).
-pub fn is_lambda_request(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
-    let _ = method;
+pub fn is_lambda_request(uri: &Uri, headers: &HeaderMap) -> bool {
     let path = uri.path();
     let lambda_path = ["functions", "event-source-mappings"].iter().any(|p| {
         path.strip_prefix(API_PREFIX)
@@ -245,15 +288,19 @@ pub fn is_lambda_request(method: &Method, uri: &Uri, headers: &HeaderMap) -> boo
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -264,24 +311,24 @@ mod tests {
     fn lambda_requests_are_told_apart_from_s3() {
         let uri: Uri = "/2015-03-31/functions/f/invocations".parse().unwrap();
         let mut headers = HeaderMap::new();
-        assert!(is_lambda_request(&Method::POST, &uri, &headers));
+        assert!(is_lambda_request(&uri, &headers));
         headers.insert(
             http::header::AUTHORIZATION,
             "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=x"
                 .parse()
                 .unwrap(),
         );
-        assert!(is_lambda_request(&Method::POST, &uri, &headers));
+        assert!(is_lambda_request(&uri, &headers));
         headers.insert(
             http::header::AUTHORIZATION,
             "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x"
                 .parse()
                 .unwrap(),
         );
-        assert!(!is_lambda_request(&Method::POST, &uri, &headers));
+        assert!(!is_lambda_request(&uri, &headers));
         let bucket_key: Uri = "/2015-03-31/functionsx".parse().unwrap();
-        assert!(!is_lambda_request(&Method::GET, &bucket_key, &HeaderMap::new()));
+        assert!(!is_lambda_request(&bucket_key, &HeaderMap::new()));
         let list: Uri = "/2015-03-31/functions/".parse().unwrap();
-        assert!(is_lambda_request(&Method::GET, &list, &HeaderMap::new()));
+        assert!(is_lambda_request(&list, &HeaderMap::new()));
     }
 }

@@ -29,7 +29,9 @@ pub struct FunctionSpec {
     pub name: String,
     /// Program and arguments of the runtime process (a custom runtime's `bootstrap`, or e.g.
     /// `[current_exe, "function", "file-processor"]`, or `["python3", "-m", "awslambdaric",
-    /// "module.handler"]`).
+    /// "module.handler"]`). May be left out of the JSON for the server to fill in (e.g. with its
+    /// own executable); an empty command is refused by [`FunctionSpec::validate`].
+    #[serde(default)]
     pub command: Vec<String>,
     /// Value of `_HANDLER`; defaults to the file name of the last word of `command` (what a
     /// `provided` runtime would call its handler).
@@ -167,7 +169,11 @@ impl FunctionSpec {
         if !name_ok {
             return fail("name must be 1-64 letters, digits, hyphens or underscores".into());
         }
-        if self.command.first().is_none_or(|program| program.is_empty()) {
+        if self
+            .command
+            .first()
+            .is_none_or(|program| program.is_empty())
+        {
             return fail("command must name a program to run".into());
         }
         if !(1..=900).contains(&self.timeout_seconds) {
@@ -242,8 +248,7 @@ impl SqsTrigger {
         }
         if self.batch_size > 10 && self.maximum_batching_window_seconds == 0 {
             return Err(
-                "sqs_trigger.batch_size above 10 needs maximum_batching_window_seconds >= 1"
-                    .into(),
+                "sqs_trigger.batch_size above 10 needs maximum_batching_window_seconds >= 1".into(),
             );
         }
         if !(2..=1_000).contains(&self.maximum_concurrency) {
@@ -281,10 +286,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let err = serde_json::from_str::<FunctionSpec>(
-            r#"{"name":"f","command":["x"],"timeout":3}"#,
-        )
-        .unwrap_err();
+        let err =
+            serde_json::from_str::<FunctionSpec>(r#"{"name":"f","command":["x"],"timeout":3}"#)
+                .unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
     }
 

@@ -140,7 +140,10 @@ mod tests {
                 ("ApproximateReceiveCount".into(), "1".into()),
                 ("SentTimestamp".into(), "1545082649183".into()),
                 ("SenderId".into(), "AIDAIENQZJOLO23YVJ4VO".into()),
-                ("ApproximateFirstReceiveTimestamp".into(), "1545082649185".into()),
+                (
+                    "ApproximateFirstReceiveTimestamp".into(),
+                    "1545082649185".into(),
+                ),
                 ("MessageGroupId".into(), "not-for-standard-queues".into()),
             ]),
             message_attributes: BTreeMap::from([
@@ -170,7 +173,10 @@ mod tests {
         .unwrap();
         let record = &event["Records"][0];
         assert_eq!(record["eventSource"], "aws:sqs");
-        assert_eq!(record["eventSourceARN"], "arn:aws:sqs:us-east-1:000000000000:q");
+        assert_eq!(
+            record["eventSourceARN"],
+            "arn:aws:sqs:us-east-1:000000000000:q"
+        );
         assert_eq!(record["attributes"].as_object().unwrap().len(), 4);
         assert_eq!(
             record["messageAttributes"]["text"],

@@ -34,19 +34,28 @@ async fn partial_batch_response_deletes_only_the_successes() {
             ("TEST_RECORD_FILE", record_file.display().to_string()),
         ],
     );
+    f.timeout_seconds = 1; // AWS refuses a mapping whose queue visibility is below the timeout
     f.sqs_trigger = Some(trigger("partial"));
     h.lambda.add_function(f).unwrap();
-    assert_eq!(h.lambda.start_event_source_mappings().unwrap(), 1);
+    assert_eq!(h.lambda.start_event_source_mappings().await.unwrap(), 1);
 
     // The failures come back after the 1 s visibility timeout and fail again; successes never do.
-    eventually(Duration::from_secs(15), "m2 and m4 to be retried twice", || async {
-        let seen = records(&record_file);
-        (times_seen(&seen, "m2") >= 3 && times_seen(&seen, "m4") >= 3).then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "m2 and m4 to be retried twice",
+        || async {
+            let seen = records(&record_file);
+            (times_seen(&seen, "m2") >= 3 && times_seen(&seen, "m4") >= 3).then_some(())
+        },
+    )
     .await;
     let seen = records(&record_file);
     for body in ["m1", "m3", "m5"] {
-        assert_eq!(times_seen(&seen, body), 1, "{body} was deleted after its success");
+        assert_eq!(
+            times_seen(&seen, body),
+            1,
+            "{body} was deleted after its success"
+        );
     }
     assert_eq!(h.messages_left("partial").await, 2, "only m2 and m4 remain");
     h.stop().await;
@@ -76,22 +85,27 @@ async fn failing_function_leaves_the_message_to_the_redrive_policy() {
             ("TEST_RECORD_FILE", record_file.display().to_string()),
         ],
     );
+    f.timeout_seconds = 1;
     f.sqs_trigger = Some(trigger("poison"));
     h.lambda.add_function(f).unwrap();
-    h.lambda.start_event_source_mappings().unwrap();
+    h.lambda.start_event_source_mappings().await.unwrap();
 
     let client = h.sqs_client().await;
     let dlq_url = format!("{}/{ACCOUNT}/poison-dlq", h.endpoint);
-    let moved = eventually(Duration::from_secs(15), "the message in the DLQ", || async {
-        let out = client
-            .receive_message()
-            .queue_url(&dlq_url)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        out.messages().first().cloned()
-    })
+    let moved = eventually(
+        Duration::from_secs(15),
+        "the message in the DLQ",
+        || async {
+            let out = client
+                .receive_message()
+                .queue_url(&dlq_url)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            out.messages().first().cloned()
+        },
+    )
     .await;
     assert_eq!(moved.body(), Some("poison-pill"));
     let seen = records(&record_file);
@@ -103,7 +117,10 @@ async fn failing_function_leaves_the_message_to_the_redrive_policy() {
     assert_eq!(h.messages_left("poison").await, 0);
     let stats = h.lambda.stats("always-fails").unwrap();
     assert_eq!(stats.failures, 2);
-    assert_eq!(stats.cold_starts, 1, "a function error keeps the environment");
+    assert_eq!(
+        stats.cold_starts, 1,
+        "a function error keeps the environment"
+    );
     h.stop().await;
 }
 
@@ -116,7 +133,10 @@ async fn timed_out_invocation_is_killed_and_retried() {
     let mut f = spec(
         "sleeper",
         &[
-            ("TEST_SLEEP_ONCE_FILE", h.path("slept").display().to_string()),
+            (
+                "TEST_SLEEP_ONCE_FILE",
+                h.path("slept").display().to_string(),
+            ),
             ("TEST_SLEEP_ONCE_MS", "30000".into()),
             ("TEST_RECORD_FILE", record_file.display().to_string()),
         ],
@@ -124,16 +144,24 @@ async fn timed_out_invocation_is_killed_and_retried() {
     f.timeout_seconds = 1;
     f.sqs_trigger = Some(trigger("slow"));
     h.lambda.add_function(f).unwrap();
-    h.lambda.start_event_source_mappings().unwrap();
+    h.lambda.start_event_source_mappings().await.unwrap();
 
-    eventually(Duration::from_secs(15), "the retried message deleted", || async {
-        let processed = times_seen(&records(&record_file), "slow-one") == 2;
-        (processed && h.messages_left("slow").await == 0).then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "the retried message deleted",
+        || async {
+            let processed = times_seen(&records(&record_file), "slow-one") == 2;
+            (processed && h.messages_left("slow").await == 0).then_some(())
+        },
+    )
     .await;
     let seen = records(&record_file);
     let first_pid = seen[0]["pid"].as_u64().unwrap();
-    assert_ne!(first_pid, seen[1]["pid"].as_u64().unwrap(), "a new process served the retry");
+    assert_ne!(
+        first_pid,
+        seen[1]["pid"].as_u64().unwrap(),
+        "a new process served the retry"
+    );
     assert!(
         !std::path::Path::new(&format!("/proc/{first_pid}")).exists(),
         "the timed-out process was killed"
@@ -152,18 +180,26 @@ async fn crashed_process_is_restarted_and_the_message_is_not_lost() {
     let mut f = spec(
         "crasher",
         &[
-            ("TEST_CRASH_ONCE_FILE", h.path("crashed").display().to_string()),
+            (
+                "TEST_CRASH_ONCE_FILE",
+                h.path("crashed").display().to_string(),
+            ),
             ("TEST_RECORD_FILE", record_file.display().to_string()),
         ],
     );
+    f.timeout_seconds = 1;
     f.sqs_trigger = Some(trigger("crashy"));
     h.lambda.add_function(f).unwrap();
-    h.lambda.start_event_source_mappings().unwrap();
+    h.lambda.start_event_source_mappings().await.unwrap();
 
-    eventually(Duration::from_secs(15), "the message processed after the crash", || async {
-        let processed = times_seen(&records(&record_file), "boom") == 2;
-        (processed && h.messages_left("crashy").await == 0).then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "the message processed after the crash",
+        || async {
+            let processed = times_seen(&records(&record_file), "boom") == 2;
+            (processed && h.messages_left("crashy").await == 0).then_some(())
+        },
+    )
     .await;
     let seen = records(&record_file);
     assert_ne!(seen[0]["pid"], seen[1]["pid"]);
@@ -193,7 +229,7 @@ async fn maximum_concurrency_is_never_exceeded() {
     t.maximum_concurrency = 2;
     f.sqs_trigger = Some(t);
     h.lambda.add_function(f).unwrap();
-    h.lambda.start_event_source_mappings().unwrap();
+    h.lambda.start_event_source_mappings().await.unwrap();
 
     eventually(Duration::from_secs(20), "all jobs done", || async {
         (h.messages_left("busy").await == 0).then_some(())
@@ -206,10 +242,16 @@ async fn maximum_concurrency_is_never_exceeded() {
         .collect();
     assert_eq!(observed.len(), 16, "two observations per invocation");
     let max = observed.iter().copied().max().unwrap();
-    assert_eq!(max, 2, "concurrency reached but never passed MaximumConcurrency: {observed:?}");
+    assert_eq!(
+        max, 2,
+        "concurrency reached but never passed MaximumConcurrency: {observed:?}"
+    );
     let stats = h.lambda.stats("parallel").unwrap();
     assert_eq!(stats.invocations, 8);
-    assert!(stats.cold_starts <= 2, "at most two environments were needed");
+    assert!(
+        stats.cold_starts <= 2,
+        "at most two environments were needed"
+    );
     h.stop().await;
 }
 
@@ -276,7 +318,7 @@ async fn sqs_event_matches_the_documented_shape() {
     );
     f.sqs_trigger = Some(trigger("shape"));
     h.lambda.add_function(f).unwrap();
-    h.lambda.start_event_source_mappings().unwrap();
+    h.lambda.start_event_source_mappings().await.unwrap();
     let event = eventually(Duration::from_secs(10), "the event", || async {
         records(&record_file).first().map(|r| r["event"].clone())
     })
@@ -288,14 +330,28 @@ async fn sqs_event_matches_the_documented_shape() {
     assert_same_shape(&documented, &event, "event");
     let record = &event["Records"][0];
     let allowed = [
-        "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
-        "md5OfMessageAttributes", "eventSource", "eventSourceARN", "awsRegion",
+        "messageId",
+        "receiptHandle",
+        "body",
+        "attributes",
+        "messageAttributes",
+        "md5OfBody",
+        "md5OfMessageAttributes",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
     ];
     for key in record.as_object().unwrap().keys() {
-        assert!(allowed.contains(&key.as_str()), "unexpected record key {key}");
+        assert!(
+            allowed.contains(&key.as_str()),
+            "unexpected record key {key}"
+        );
     }
     assert_eq!(record["body"], "Test message.");
-    assert_eq!(record["md5OfBody"], "e4e68fb7bd0e697a0ae8f1bb342846b3", "same body, same MD5 as the doc");
+    assert_eq!(
+        record["md5OfBody"], "e4e68fb7bd0e697a0ae8f1bb342846b3",
+        "same body, same MD5 as the doc"
+    );
     assert_eq!(record["eventSource"], "aws:sqs");
     assert_eq!(record["eventSourceARN"], h.sqs.queue_arn("shape"));
     assert_eq!(record["awsRegion"], REGION);
@@ -308,9 +364,13 @@ async fn sqs_event_matches_the_documented_shape() {
         record["messageAttributes"]["blob"],
         serde_json::json!({"binaryValue": "MTEwMA==", "stringListValues": [], "binaryListValues": [], "dataType": "Binary"})
     );
-    assert_eq!(record["md5OfMessageAttributes"].as_str().map(str::len), Some(32));
+    assert_eq!(
+        record["md5OfMessageAttributes"].as_str().map(str::len),
+        Some(32)
+    );
     // What a Rust handler deserializes the event into.
-    let parsed: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(event.clone()).unwrap();
+    let parsed: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(event.clone()).unwrap();
     assert_eq!(parsed.records[0].body.as_deref(), Some("Test message."));
     h.stop().await;
 }

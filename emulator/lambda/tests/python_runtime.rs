@@ -31,7 +31,10 @@ fn require_awslambdaric() {
         .args(["-c", "import awslambdaric"])
         .status()
         .is_ok_and(|s| s.success());
-    assert!(found, "these tests need AWS's runtime client: pip install awslambdaric");
+    assert!(
+        found,
+        "these tests need AWS's runtime client: pip install awslambdaric"
+    );
 }
 
 async fn invoke(h: &Harness, name: &str, payload: Value) -> (Option<String>, Value) {
@@ -57,20 +60,32 @@ async fn awslambdaric_handler_answers_through_the_invoke_api() {
     ok.timeout_seconds = 5;
     h.lambda.add_function(ok).unwrap();
     h.lambda
-        .add_function(python_function("py-fail", &["-m", "awslambdaric", "echo_handler.fail"]))
+        .add_function(python_function(
+            "py-fail",
+            &["-m", "awslambdaric", "echo_handler.fail"],
+        ))
         .unwrap();
     h.lambda
-        .add_function(python_function("py-missing", &["-m", "awslambdaric", "no_such_module.handler"]))
+        .add_function(python_function(
+            "py-missing",
+            &["-m", "awslambdaric", "no_such_module.handler"],
+        ))
         .unwrap();
 
     let (error, body) = invoke(&h, "py-echo", json!({"n": 1})).await;
     assert_eq!(error, None, "{body}");
     assert_eq!(body["echo"], json!({"n": 1}));
     assert_eq!(body["function_name"], "py-echo");
-    assert_eq!(body["invoked_function_arn"], h.lambda.function_arn("py-echo").as_str());
+    assert_eq!(
+        body["invoked_function_arn"],
+        h.lambda.function_arn("py-echo").as_str()
+    );
     assert_eq!(body["endpoint"], h.endpoint.as_str());
     let remaining = body["remaining_ms"].as_u64().unwrap();
-    assert!(remaining > 3_000 && remaining <= 5_000, "deadline header honoured: {remaining}");
+    assert!(
+        remaining > 3_000 && remaining <= 5_000,
+        "deadline header honoured: {remaining}"
+    );
 
     let (error, body) = invoke(&h, "py-fail", json!({"n": 2})).await;
     assert_eq!(error.as_deref(), Some("Unhandled"));
@@ -94,16 +109,39 @@ async fn stdlib_custom_runtime_sees_the_documented_protocol() {
     assert_eq!(error, None, "{body}");
     assert_eq!(body["event"], json!({"k": "v"}));
     let headers = &body["headers"];
-    assert_eq!(headers["lambda-runtime-invoked-function-arn"], h.lambda.function_arn("raw").as_str());
-    assert!(headers["lambda-runtime-deadline-ms"].as_str().unwrap().parse::<u64>().is_ok());
-    assert!(headers["lambda-runtime-trace-id"].as_str().unwrap().starts_with("Root=1-"));
-    assert_eq!(headers["lambda-runtime-aws-request-id"].as_str().unwrap().len(), 36);
+    assert_eq!(
+        headers["lambda-runtime-invoked-function-arn"],
+        h.lambda.function_arn("raw").as_str()
+    );
+    assert!(headers["lambda-runtime-deadline-ms"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .is_ok());
+    assert!(headers["lambda-runtime-trace-id"]
+        .as_str()
+        .unwrap()
+        .starts_with("Root=1-"));
+    assert_eq!(
+        headers["lambda-runtime-aws-request-id"]
+            .as_str()
+            .unwrap()
+            .len(),
+        36
+    );
     assert_eq!(body["wrong_id"]["status"], 400);
     assert_eq!(body["wrong_id"]["body"]["errorType"], "InvalidRequestID");
 
     let (error, body) = invoke(&h, "raw", json!({"fail": true})).await;
     assert_eq!(error.as_deref(), Some("Unhandled"));
-    assert_eq!(body, json!({"errorMessage": "asked to fail", "errorType": "Custom.Failure"}));
-    assert_eq!(h.lambda.stats("raw").unwrap().cold_starts, 1, "the environment survives a function error");
+    assert_eq!(
+        body,
+        json!({"errorMessage": "asked to fail", "errorType": "Custom.Failure"})
+    );
+    assert_eq!(
+        h.lambda.stats("raw").unwrap().cold_starts,
+        1,
+        "the environment survives a function error"
+    );
     h.stop().await;
 }

@@ -25,6 +25,12 @@ pub enum Command {
     /// Serve S3, SQS and Glue on one port, with the config's buckets, queues,
     /// notification and tables created.
     Serve(ServeArgs),
+    /// Run a handler linked into this binary as a Lambda function process (what `serve` starts
+    /// for a function without a `command`); it speaks the Runtime API at AWS_LAMBDA_RUNTIME_API.
+    Function {
+        /// One of the linked handlers: file-processor.
+        name: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -38,14 +44,24 @@ pub struct ServeArgs {
     /// Port to listen on (4566 is what local AWS tools expect).
     #[arg(long, env = "EMULATOR_PORT", default_value_t = 4566)]
     pub port: u16,
-    /// Start with no resources instead of the config's.
+    /// Start with no resources (and no functions) instead of the config's.
     #[arg(long)]
     pub empty: bool,
+    /// Create the config's resources but start none of its functions.
+    #[arg(long)]
+    pub no_functions: bool,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Function { name } => match name.as_str() {
+            "file-processor" => file_processor::run().await.map_err(|e| anyhow::anyhow!("{e}")),
+            other => anyhow::bail!(
+                "no linked handler named {other:?}; linked: {}",
+                crate::functions::LINKED_HANDLERS.join(", ")
+            ),
+        },
     }
 }
 
@@ -57,6 +73,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let options = ServeOptions {
         bind: SocketAddr::new(args.host, args.port),
         config: (!args.empty).then(|| config.clone()),
+        config_path: args.config.clone(),
+        run_functions: !args.empty && !args.no_functions,
     };
     let server = EmulatorServer::start(options).await?;
     print_banner(&server, &config, args.empty);

@@ -72,7 +72,10 @@ pub fn health(services: &Services) -> serde_json::Value {
         "services": {
             "s3": "running",
             "sqs": "running",
-            "glue": "running",
+            "glue": services.glue.stats(),
+            "lambda": services.lambda.function_names().iter().map(|name| {
+                (name.clone(), serde_json::to_value(services.lambda.stats(name)).unwrap_or_default())
+            }).collect::<serde_json::Map<_, _>>(),
         }
     })
 }
@@ -81,6 +84,12 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    if emulator_lambda::is_lambda_request(request.uri(), request.headers()) {
+        let operation = format!("{method} {path}");
+        let response = rpc(request, |r| services.lambda.handle(r)).await;
+        log_request("lambda", &operation, &response, started);
+        return response;
+    }
     let target = classify(&method, request.headers());
     let (service, operation, response) = match target {
         Target::Sqs(op) => ("sqs", op, rpc(request, |r| services.sqs.handle(r)).await),
@@ -103,14 +112,18 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
         }
         Target::S3 => ("s3", format!("{method} {path}"), s3(&services, request).await),
     };
+    log_request(service, &operation, &response, started);
+    response
+}
+
+fn log_request(service: &str, operation: &str, response: &Response, started: Instant) {
     tracing::debug!(
         service,
-        operation = %operation,
+        operation,
         status = response.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
         "request"
     );
-    response
 }
 
 /// Buffers a JSON-protocol body (bounded) and calls the service.

@@ -7,6 +7,7 @@
 pub mod bootstrap;
 pub mod cli;
 pub mod dispatch;
+pub mod functions;
 pub mod logging;
 pub mod notify;
 pub mod server;

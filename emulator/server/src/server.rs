@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use emulator_glue::Glue;
+use emulator_lambda::Lambda;
 use emulator_s3::S3Emulator;
 use emulator_sqs::Sqs;
 use pipeline_core::config::Config;
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::bootstrap;
 use crate::dispatch;
+use crate::functions;
 use crate::notify::SqsNotificationSink;
 
 /// What to serve and where.
@@ -24,6 +26,10 @@ pub struct ServeOptions {
     pub bind: SocketAddr,
     /// The pipeline config whose resources are created at start-up; `None` starts empty.
     pub config: Option<Config>,
+    /// Where `config` was read from, handed to the functions; `None` = the embedded default.
+    pub config_path: Option<std::path::PathBuf>,
+    /// Start the config's functions and their SQS event source mappings.
+    pub run_functions: bool,
 }
 
 /// The service states, shared by every connection. Cloning is cheap (each holds an `Arc`).
@@ -35,6 +41,7 @@ pub struct Services {
     pub s3_service: s3s::service::S3Service,
     pub sqs: Sqs,
     pub glue: Glue,
+    pub lambda: Lambda,
     pub started: Instant,
 }
 
@@ -48,6 +55,7 @@ impl Services {
             account_id: account_id.to_owned(),
             s3,
             s3_service,
+            lambda: Lambda::new(region, account_id, sqs.clone()),
             sqs,
             glue: Glue::new(region, account_id),
             started: Instant::now(),
@@ -79,6 +87,9 @@ impl EmulatorServer {
             .with_context(|| format!("binding {}", options.bind))?;
         let addr = listener.local_addr()?;
         let app = dispatch::router(services.clone());
+        // Functions reach the emulator over loopback even when it listens on every interface.
+        let function_addr = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
+        services.lambda.set_endpoint_url(format!("http://{function_addr}"));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -87,7 +98,15 @@ impl EmulatorServer {
                 })
                 .await
         });
-        Ok(Self { addr, services, shutdown: Some(tx), task })
+        let server = Self { addr, services, shutdown: Some(tx), task };
+        if let (Some(config), true) = (&options.config, options.run_functions) {
+            for spec in functions::specs(config, options.config_path.as_deref())? {
+                let name = spec.name.clone();
+                server.services.lambda.add_function(spec).with_context(|| format!("adding function {name}"))?;
+            }
+            server.services.lambda.start_event_source_mappings().await.context("starting event source mappings")?;
+        }
+        Ok(server)
     }
 
     /// `http://127.0.0.1:<port>`: what clients use as their endpoint URL.
@@ -103,6 +122,8 @@ impl EmulatorServer {
 
     /// Stops accepting connections and waits for in-flight requests to finish.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        // Functions first: their in-flight invocations still need the services to answer.
+        self.services.lambda.shutdown().await;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

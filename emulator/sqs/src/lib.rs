@@ -20,6 +20,7 @@ mod move_tasks;
 mod query_protocol;
 mod queues;
 mod state;
+mod validation;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -281,7 +281,6 @@ fn child(endpoint: &str, key: &str) {
             .queue_url()
             .unwrap()
             .to_string();
-        let encoded = pipeline_core::event::encode_s3_key(key);
         let deadline = Instant::now() + Duration::from_secs(30);
         let message = loop {
             assert!(Instant::now() < deadline, "no notification for {key}");
@@ -295,11 +294,14 @@ fn child(endpoint: &str, key: &str) {
                 .send()
                 .await
                 .unwrap();
-            if let Some(m) = received
-                .messages()
-                .iter()
-                .find(|m| m.body().unwrap_or_default().contains(&encoded))
-            {
+            let announces_key = |m: &&aws_sdk_sqs::types::Message| {
+                matches!(
+                    pipeline_core::event::parse_sqs_body(m.body().unwrap_or_default()),
+                    Ok(pipeline_core::event::ParsedBody::Objects(objects))
+                        if objects.iter().any(|o| o.key == key)
+                )
+            };
+            if let Some(m) = received.messages().iter().find(announces_key) {
                 break m.clone();
             }
         };

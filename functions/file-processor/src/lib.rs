@@ -59,3 +59,26 @@ pub fn load_config(
         None => pipeline_core::Config::embedded_default(),
     }
 }
+
+/// Runs the handler under the Lambda Runtime API until the runtime stops: loads the config and
+/// settings, builds the clients once, and serves invocations with one [`Processor`] kept warm
+/// between them. Called by this crate's `bootstrap` binary and by `emulator function
+/// file-processor`, so AWS and the emulator run the same code.
+pub async fn run() -> Result<(), lambda_runtime::Error> {
+    use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+    use lambda_runtime::{service_fn, Error, LambdaEvent};
+    use std::sync::Arc;
+
+    let env = |name: &str| std::env::var(name).ok();
+    let config = load_config(&env)?;
+    let settings = Settings::from_env(&config, &env)?;
+    let processor = Arc::new(Processor::new(Clients::from_env().await, config, settings));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let processor = processor.clone();
+        async move {
+            let invocation = Invocation::from_lambda(&event.context);
+            Ok::<SqsBatchResponse, Error>(processor.handle_batch(event.payload, &invocation).await)
+        }
+    }))
+    .await
+}

@@ -43,7 +43,7 @@ async fn route(State(services): State<Services>, request: Request) -> Response {
                 .unwrap_or_default()
         }
     };
-    let lambda = is_lambda_request(&parts.method, &parts.uri, &parts.headers);
+    let lambda = is_lambda_request(&parts.uri, &parts.headers);
     let request = http::Request::from_parts(parts, bytes);
     if lambda {
         services.lambda.handle(request).await
@@ -176,7 +176,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(started.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -8,7 +8,12 @@ use pipeline_core::config::Config;
 
 pub async fn start_pipeline() -> EmulatorServer {
     let config = Config::embedded_default().expect("embedded config loads");
-    EmulatorServer::start(ServeOptions { bind: "127.0.0.1:0".parse().unwrap(), config: Some(config) })
+    EmulatorServer::start(ServeOptions {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        config: Some(config),
+        config_path: None,
+        run_functions: false,
+    })
         .await
         .expect("emulator starts")
 }

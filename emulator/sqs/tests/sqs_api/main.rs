@@ -5,6 +5,7 @@ mod batch;
 mod common;
 mod in_process;
 mod messages;
+mod polling;
 mod query_protocol;
 mod queues;
 mod redrive;
