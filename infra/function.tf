@@ -54,6 +54,7 @@ data "aws_iam_policy_document" "file_processor" {
       "sqs:ReceiveMessage",
       "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
       "sqs:ChangeMessageVisibility",
     ]
     resources = [module.queue.work_queue_arn]
@@ -63,19 +64,18 @@ data "aws_iam_policy_document" "file_processor" {
   statement {
     sid       = "SendPermanentFailuresToDlq"
     effect    = "Allow"
-    actions   = ["sqs:SendMessage"]
+    actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
     resources = [module.queue.dead_letter_queue_arn]
   }
 
   # Glue authorises a partition call on the catalog, the database and the table ARN together.
+  # Exactly the calls file-processor makes: GetPartition (Location check), BatchCreatePartition,
+  # UpdatePartition (Location repair).
   statement {
     sid    = "RegisterPartitions"
     effect = "Allow"
     actions = [
-      "glue:GetTable",
       "glue:GetPartition",
-      "glue:GetPartitions",
-      "glue:CreatePartition",
       "glue:BatchCreatePartition",
       "glue:UpdatePartition",
     ]

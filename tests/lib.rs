@@ -33,17 +33,27 @@ pub fn emulator_binary() -> PathBuf {
     assert!(status.success(), "building the emulator binary failed");
     // target/<profile>/deps/<test-exe> -> target/<profile>/emulator
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir layout");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir layout");
     profile_dir.join("emulator")
 }
 
 impl Pipeline {
     /// `emulator serve --port <free>` with the embedded config; waits for /_emulator/health.
     pub async fn start() -> Pipeline {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(emulator_binary())
             .args(["serve", "--port", &port.to_string()])
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit())
             .spawn()
@@ -53,14 +63,19 @@ impl Pipeline {
         loop {
             if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
                 use std::io::{Read, Write};
-                let _ = stream.write_all(b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                let _ = stream.write_all(
+                    b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                );
                 let mut reply = String::new();
                 let _ = stream.read_to_string(&mut reply);
                 if reply.starts_with("HTTP/1.1 200") {
                     break;
                 }
             }
-            assert!(Instant::now() < deadline, "emulator did not become healthy in 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "emulator did not become healthy in 20 s"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         Pipeline { url, child }
@@ -70,13 +85,17 @@ impl Pipeline {
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.url)
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "static"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test", "test", None, None, "static",
+            ))
             .load()
             .await
     }
 
     pub async fn s3(&self) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config().await).force_path_style(true).build();
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config().await)
+            .force_path_style(true)
+            .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
 
@@ -100,7 +119,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

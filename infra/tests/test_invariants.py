@@ -280,11 +280,13 @@ def test_function_policy_names_what_the_handler_needs(root):
     needed = {
         "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
-        "sqs:SendMessage",
-        "glue:GetTable", "glue:GetPartition", "glue:GetPartitions", "glue:CreatePartition",
-        "glue:BatchCreatePartition", "glue:UpdatePartition",
+        "sqs:GetQueueUrl", "sqs:SendMessage",
+        "glue:GetPartition", "glue:BatchCreatePartition", "glue:UpdatePartition",
     }
     assert needed <= set(granted), f"missing: {needed - set(granted)}"
+    # Least privilege: exactly the Glue calls file-processor makes (partitions.rs), no more.
+    glue_granted = {a for a in granted if a.startswith("glue:")}
+    assert glue_granted == {"glue:GetPartition", "glue:BatchCreatePartition", "glue:UpdatePartition"}, glue_granted
     assert granted["sqs:SendMessage"] == [Ref(("queue",), "aws_sqs_queue.dead_letter.arn")]
     assert all(r == WORK_QUEUE_ARN for r in granted["sqs:ReceiveMessage"])
     assert "<source_bucket:aws_s3_bucket.this.arn>/*" in [str(r) for r in granted["s3:GetObject"]]

@@ -296,7 +296,10 @@ impl Config {
         let all: std::collections::BTreeSet<String> =
             self.entities.values().map(Entity::file_suffix).collect();
         all.iter()
-            .filter(|s| !all.iter().any(|other| other != *s && s.ends_with(other.as_str())))
+            .filter(|s| {
+                !all.iter()
+                    .any(|other| other != *s && s.ends_with(other.as_str()))
+            })
             .cloned()
             .collect()
     }
@@ -341,7 +344,12 @@ impl Config {
                 .iter()
                 .map(|(name, entity)| (name.clone(), entity.to_raw()))
                 .collect(),
-            functions: Some(self.functions.iter().map(|(name, f)| (name.clone(), f.to_raw())).collect()),
+            functions: Some(
+                self.functions
+                    .iter()
+                    .map(|(name, f)| (name.clone(), f.to_raw()))
+                    .collect(),
+            ),
         };
         serde_json::to_value(raw).unwrap_or(serde_json::Value::Null)
     }

@@ -92,10 +92,16 @@ fn committed_infra_catalog_is_fresh() {
         .env("AWS_ACCOUNT_ID", "000000000000")
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let generated: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let committed: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{root}/infra/generated/catalog.json")).unwrap()).unwrap();
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{root}/infra/generated/catalog.json")).unwrap(),
+    )
+    .unwrap();
     assert!(
         generated == committed,
         "infra/generated/catalog.json is stale: regenerate it with\n  AWS_ACCOUNT_ID=000000000000 cargo run -q -p pipeline-core --bin pipeline-config -- catalog shared/pipeline.json > infra/generated/catalog.json"

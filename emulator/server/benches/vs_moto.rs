@@ -30,7 +30,11 @@ impl Drop for ServerProcess {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn wait_ready(url: &str) {
@@ -55,7 +59,11 @@ async fn start_emulator() -> ServerProcess {
         .expect("emulator binary starts");
     let url = format!("http://127.0.0.1:{port}");
     wait_ready(&url).await;
-    ServerProcess { name: "emulator", url, child }
+    ServerProcess {
+        name: "emulator",
+        url,
+        child,
+    }
 }
 
 async fn start_moto() -> ServerProcess {
@@ -68,14 +76,20 @@ async fn start_moto() -> ServerProcess {
         .expect("moto_server starts (pip install 'moto[server]')");
     let url = format!("http://127.0.0.1:{port}");
     wait_ready(&url).await;
-    ServerProcess { name: "moto", url, child }
+    ServerProcess {
+        name: "moto",
+        url,
+        child,
+    }
 }
 
 async fn sdk_config(url: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(url)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "static"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
         .load()
         .await
 }
@@ -110,15 +124,39 @@ where
 
 async fn sqs_rate(url: &str, concurrency: usize, seconds: u64) -> f64 {
     let client = aws_sdk_sqs::Client::new(&sdk_config(url).await);
-    let queue = client.create_queue().queue_name("bench").send().await.unwrap().queue_url.unwrap();
+    let queue = client
+        .create_queue()
+        .queue_name("bench")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     rate(concurrency, seconds, move |i| {
         let client = client.clone();
         let queue = queue.clone();
         async move {
-            client.send_message().queue_url(&queue).message_body(format!("message {i}")).send().await.unwrap();
-            let got = client.receive_message().queue_url(&queue).send().await.unwrap();
+            client
+                .send_message()
+                .queue_url(&queue)
+                .message_body(format!("message {i}"))
+                .send()
+                .await
+                .unwrap();
+            let got = client
+                .receive_message()
+                .queue_url(&queue)
+                .send()
+                .await
+                .unwrap();
             for m in got.messages() {
-                client.delete_message().queue_url(&queue).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+                client
+                    .delete_message()
+                    .queue_url(&queue)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
             }
         }
     })
@@ -126,7 +164,9 @@ async fn sqs_rate(url: &str, concurrency: usize, seconds: u64) -> f64 {
 }
 
 async fn s3_rate(url: &str, concurrency: usize, seconds: u64) -> f64 {
-    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(url).await).force_path_style(true).build();
+    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(url).await)
+        .force_path_style(true)
+        .build();
     let client = aws_sdk_s3::Client::from_conf(conf);
     client.create_bucket().bucket("bench").send().await.unwrap();
     let body = vec![7u8; 4096];
@@ -135,8 +175,21 @@ async fn s3_rate(url: &str, concurrency: usize, seconds: u64) -> f64 {
         let body = body.clone();
         async move {
             let key = format!("objects/{i}");
-            client.put_object().bucket("bench").key(&key).body(ByteStream::from(body)).send().await.unwrap();
-            let got = client.get_object().bucket("bench").key(&key).send().await.unwrap();
+            client
+                .put_object()
+                .bucket("bench")
+                .key(&key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .unwrap();
+            let got = client
+                .get_object()
+                .bucket("bench")
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
             let bytes = got.body.collect().await.unwrap().into_bytes();
             assert_eq!(bytes.len(), 4096);
         }
@@ -145,7 +198,10 @@ async fn s3_rate(url: &str, concurrency: usize, seconds: u64) -> f64 {
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::main]
@@ -161,5 +217,9 @@ async fn main() {
         results.push((sqs, s3));
     }
     let (emu, moto) = (results[0], results[1]);
-    println!("ratio emulator/moto: SQS {:.1}x, S3 {:.1}x", emu.0 / moto.0, emu.1 / moto.1);
+    println!(
+        "ratio emulator/moto: SQS {:.1}x, S3 {:.1}x",
+        emu.0 / moto.0,
+        emu.1 / moto.1
+    );
 }

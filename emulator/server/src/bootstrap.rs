@@ -26,7 +26,8 @@ pub fn apply(services: &Services, config: &Config) -> anyhow::Result<()> {
 
     // The DLQ keeps failures for the longest retention SQS allows (14 days), so nothing a
     // person has not looked at expires before the default 4 days would let them notice.
-    let dlq_attributes = HashMap::from([("MessageRetentionPeriod".to_owned(), "1209600".to_owned())]);
+    let dlq_attributes =
+        HashMap::from([("MessageRetentionPeriod".to_owned(), "1209600".to_owned())]);
     services
         .sqs
         .create_queue(&r.dead_letter_queue, &dlq_attributes)
@@ -37,7 +38,10 @@ pub fn apply(services: &Services, config: &Config) -> anyhow::Result<()> {
         "maxReceiveCount": r.max_receive_count,
     });
     let queue_attributes = HashMap::from([
-        ("VisibilityTimeout".to_owned(), r.visibility_timeout_seconds.to_string()),
+        (
+            "VisibilityTimeout".to_owned(),
+            r.visibility_timeout_seconds.to_string(),
+        ),
         ("RedrivePolicy".to_owned(), redrive.to_string()),
     ]);
     services
@@ -88,7 +92,11 @@ fn notification_suffixes(config: &Config) -> BTreeSet<String> {
     let suffixes: BTreeSet<String> = config.entities.values().map(|e| e.file_suffix()).collect();
     suffixes
         .iter()
-        .filter(|s| !suffixes.iter().any(|other| other != *s && s.ends_with(other.as_str())))
+        .filter(|s| {
+            !suffixes
+                .iter()
+                .any(|other| other != *s && s.ends_with(other.as_str()))
+        })
         .cloned()
         .collect()
 }

@@ -11,7 +11,11 @@ use crate::logging::LogFormat;
 use crate::server::{EmulatorServer, ServeOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "emulator", version, about = "Local S3, SQS and Glue for the skip-the-database pipeline")]
+#[command(
+    name = "emulator",
+    version,
+    about = "Local S3, SQS and Glue for the skip-the-database pipeline"
+)]
 pub struct Cli {
     /// Log line format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -56,7 +60,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Function { name } => match name.as_str() {
-            "file-processor" => file_processor::run().await.map_err(|e| anyhow::anyhow!("{e}")),
+            "file-processor" => file_processor::run()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}")),
             other => anyhow::bail!(
                 "no linked handler named {other:?}; linked: {}",
                 crate::functions::LINKED_HANDLERS.join(", ")
@@ -96,21 +102,53 @@ fn print_banner(server: &EmulatorServer, config: &Config, empty: bool) {
         println!("started empty (--empty): no resources created");
         return;
     }
-    println!("  buckets: {} (source), {} (analytics)", r.source_bucket, r.analytics_bucket);
-    println!("  queues:  {} -> DLQ {} after {} receives", r.sqs_queue, r.dead_letter_queue, r.max_receive_count);
-    println!("  glue:    database {} with tables {}", r.glue_database, table_list(config));
+    println!(
+        "  buckets: {} (source), {} (analytics)",
+        r.source_bucket, r.analytics_bucket
+    );
+    println!(
+        "  queues:  {} -> DLQ {} after {} receives",
+        r.sqs_queue, r.dead_letter_queue, r.max_receive_count
+    );
+    println!(
+        "  glue:    database {} with tables {}",
+        r.glue_database,
+        table_list(config)
+    );
     println!();
-    println!("try it (any credentials work; region {}):", config.aws.region);
-    println!("  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={}", config.aws.region);
-    println!("  aws --endpoint-url {url} s3 cp sales_data_2024_03_15.csv s3://{}/", r.source_bucket);
-    println!("  aws --endpoint-url {url} s3 ls --recursive s3://{}/", r.analytics_bucket);
+    println!(
+        "try it (any credentials work; region {}):",
+        config.aws.region
+    );
+    println!(
+        "  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION={}",
+        config.aws.region
+    );
+    println!(
+        "  aws --endpoint-url {url} s3 cp sales_data_2024_03_15.csv s3://{}/",
+        r.source_bucket
+    );
+    println!(
+        "  aws --endpoint-url {url} s3 ls --recursive s3://{}/",
+        r.analytics_bucket
+    );
     println!(
         "  aws --endpoint-url {url} glue get-partitions --database-name {} --table-name {}",
         r.glue_database,
-        config.entities.values().next().map(|e| e.table_name.as_str()).unwrap_or("<table>")
+        config
+            .entities
+            .values()
+            .next()
+            .map(|e| e.table_name.as_str())
+            .unwrap_or("<table>")
     );
 }
 
 fn table_list(config: &Config) -> String {
-    config.entities.values().map(|e| e.table_name.as_str()).collect::<Vec<_>>().join(", ")
+    config
+        .entities
+        .values()
+        .map(|e| e.table_name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -110,7 +110,11 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
                 Err(response) => ("unknown", "form".to_owned(), response),
             }
         }
-        Target::S3 => ("s3", format!("{method} {path}"), s3(&services, request).await),
+        Target::S3 => (
+            "s3",
+            format!("{method} {path}"),
+            s3(&services, request).await,
+        ),
     };
     log_request(service, &operation, &response, started);
     response
@@ -143,12 +147,22 @@ async fn read_body(body: Body) -> Result<Bytes, Response> {
     let limited = http_body_util::Limited::new(body, MAX_RPC_BODY);
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err((
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than {MAX_RPC_BODY} bytes"),
+        Err(err)
+            if err
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than {MAX_RPC_BODY} bytes"),
+            )
+                .into_response())
+        }
+        Err(err) => Err((
+            StatusCode::BAD_REQUEST,
+            format!("could not read request body: {err}"),
         )
             .into_response()),
-        Err(err) => Err((StatusCode::BAD_REQUEST, format!("could not read request body: {err}")).into_response()),
     }
 }
 
@@ -185,19 +199,31 @@ mod tests {
     #[test]
     fn json_targets_pick_their_service() {
         let h = headers(&[("x-amz-target", "AmazonSQS.SendMessage")]);
-        assert_eq!(classify(&Method::POST, &h), Target::Sqs("SendMessage".into()));
+        assert_eq!(
+            classify(&Method::POST, &h),
+            Target::Sqs("SendMessage".into())
+        );
         let h = headers(&[("x-amz-target", "AWSGlue.GetPartitions")]);
-        assert_eq!(classify(&Method::POST, &h), Target::Glue("GetPartitions".into()));
+        assert_eq!(
+            classify(&Method::POST, &h),
+            Target::Glue("GetPartitions".into())
+        );
     }
 
     #[test]
     fn forms_need_their_body_and_the_rest_is_s3() {
-        let h = headers(&[("content-type", "application/x-www-form-urlencoded; charset=utf-8")]);
+        let h = headers(&[(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )]);
         assert_eq!(classify(&Method::POST, &h), Target::MaybeSqsQuery);
         let h = headers(&[("content-type", "multipart/form-data; boundary=x")]);
         assert_eq!(classify(&Method::POST, &h), Target::S3);
         assert_eq!(classify(&Method::GET, &HeaderMap::new()), Target::S3);
-        assert_eq!(form_action(b"Action=ListQueues&Version=2012-11-05").as_deref(), Some("ListQueues"));
+        assert_eq!(
+            form_action(b"Action=ListQueues&Version=2012-11-05").as_deref(),
+            Some("ListQueues")
+        );
         assert_eq!(form_action(b"a=b"), None);
     }
 }

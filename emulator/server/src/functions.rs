@@ -27,7 +27,12 @@ pub fn specs(config: &Config, config_path: Option<&Path>) -> anyhow::Result<Vec<
         .collect()
 }
 
-fn spec(config: &Config, f: &Function, config_path: Option<&Path>, exe: &Path) -> anyhow::Result<FunctionSpec> {
+fn spec(
+    config: &Config,
+    f: &Function,
+    config_path: Option<&Path>,
+    exe: &Path,
+) -> anyhow::Result<FunctionSpec> {
     let command = match &f.command {
         Some(command) => command.clone(),
         None if LINKED_HANDLERS.contains(&f.name.as_str()) => {
@@ -43,7 +48,8 @@ fn spec(config: &Config, f: &Function, config_path: Option<&Path>, exe: &Path) -
     let mut environment = f.environment.clone();
     environment.insert("AWS_ACCOUNT_ID".to_owned(), config.aws.account_id.clone());
     if let Some(path) = config_path {
-        let absolute: PathBuf = std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
+        let absolute: PathBuf =
+            std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))?;
         environment.insert("PIPELINE_CONFIG".to_owned(), absolute.display().to_string());
     }
     Ok(FunctionSpec {

@@ -7,7 +7,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = emulator::cli::Cli::parse();
     match cli.command {
         // A function process logs the way Lambda's runtime does (AWS_LAMBDA_LOG_FORMAT etc.).
-        emulator::cli::Command::Function { .. } => lambda_runtime::tracing::init_default_subscriber(),
+        emulator::cli::Command::Function { .. } => {
+            lambda_runtime::tracing::init_default_subscriber()
+        }
         _ => emulator::logging::init(cli.log_format),
     }
     emulator::cli::run(cli).await

@@ -21,6 +21,9 @@ impl NotificationSink for SqsNotificationSink {
     }
 
     fn deliver(&self, arn: &str, body: String) -> Result<(), String> {
-        self.sqs.send_to_arn(arn, body).map(|_| ()).map_err(|e| e.to_string())
+        self.sqs
+            .send_to_arn(arn, body)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }

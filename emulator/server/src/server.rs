@@ -80,7 +80,8 @@ impl EmulatorServer {
         };
         let services = Services::new(&region, &account_id);
         if let Some(config) = &options.config {
-            bootstrap::apply(&services, config).context("bootstrapping resources from the config")?;
+            bootstrap::apply(&services, config)
+                .context("bootstrapping resources from the config")?;
         }
         let listener = TcpListener::bind(options.bind)
             .await
@@ -88,8 +89,14 @@ impl EmulatorServer {
         let addr = listener.local_addr()?;
         let app = dispatch::router(services.clone());
         // Functions reach the emulator over loopback even when it listens on every interface.
-        let function_addr = if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr };
-        services.lambda.set_endpoint_url(format!("http://{function_addr}"));
+        let function_addr = if addr.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        } else {
+            addr
+        };
+        services
+            .lambda
+            .set_endpoint_url(format!("http://{function_addr}"));
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -98,13 +105,27 @@ impl EmulatorServer {
                 })
                 .await
         });
-        let server = Self { addr, services, shutdown: Some(tx), task };
+        let server = Self {
+            addr,
+            services,
+            shutdown: Some(tx),
+            task,
+        };
         if let (Some(config), true) = (&options.config, options.run_functions) {
             for spec in functions::specs(config, options.config_path.as_deref())? {
                 let name = spec.name.clone();
-                server.services.lambda.add_function(spec).with_context(|| format!("adding function {name}"))?;
+                server
+                    .services
+                    .lambda
+                    .add_function(spec)
+                    .with_context(|| format!("adding function {name}"))?;
             }
-            server.services.lambda.start_event_source_mappings().await.context("starting event source mappings")?;
+            server
+                .services
+                .lambda
+                .start_event_source_mappings()
+                .await
+                .context("starting event source mappings")?;
         }
         Ok(server)
     }

@@ -42,7 +42,11 @@ async fn aws_cli_copies_a_file_receives_its_event_and_reads_partitions() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("sales_data_2024_03_15.csv");
-    std::fs::write(&file, "transaction_id,customer_id,amount,transaction_date\nt1,c1,10.50,2024-03-15\n").unwrap();
+    std::fs::write(
+        &file,
+        "transaction_id,customer_id,amount,transaction_date\nt1,c1,10.50,2024-03-15\n",
+    )
+    .unwrap();
 
     let url2 = url.clone();
     let out = tokio::task::spawn_blocking(move || {
@@ -84,7 +88,10 @@ async fn aws_cli_copies_a_file_receives_its_event_and_reads_partitions() {
     .await
     .unwrap();
     let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(parsed["Partitions"][0]["Values"], serde_json::json!(["2024", "03", "15"]));
+    assert_eq!(
+        parsed["Partitions"][0]["Values"],
+        serde_json::json!(["2024", "03", "15"])
+    );
     server.shutdown().await.unwrap();
 }
 
@@ -93,9 +100,16 @@ async fn boto3_drives_s3_sqs_and_glue() {
     if !common::require_tool("python3", "install Python 3") {
         return;
     }
-    let has_boto3 = Command::new("python3").args(["-c", "import boto3"]).status().map(|s| s.success()).unwrap_or(false);
+    let has_boto3 = Command::new("python3")
+        .args(["-c", "import boto3"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     if !has_boto3 {
-        assert!(std::env::var_os("CI").is_none(), "boto3 is required in CI: pip install boto3");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "boto3 is required in CI: pip install boto3"
+        );
         eprintln!("SKIPPED: boto3 not installed (pip install boto3)");
         return;
     }

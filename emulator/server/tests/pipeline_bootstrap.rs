@@ -21,14 +21,30 @@ async fn bootstrap_creates_buckets_queues_notification_and_tables() {
     assert!(names.contains(&r.source_bucket.as_str()), "{names:?}");
     assert!(names.contains(&r.analytics_bucket.as_str()), "{names:?}");
 
-    let notif = s3.get_bucket_notification_configuration().bucket(&r.source_bucket).send().await.unwrap();
+    let notif = s3
+        .get_bucket_notification_configuration()
+        .bucket(&r.source_bucket)
+        .send()
+        .await
+        .unwrap();
     assert!(!notif.queue_configurations().is_empty());
     for qc in notif.queue_configurations() {
-        assert!(qc.queue_arn().ends_with(&format!(":{}", r.sqs_queue)), "{}", qc.queue_arn());
+        assert!(
+            qc.queue_arn().ends_with(&format!(":{}", r.sqs_queue)),
+            "{}",
+            qc.queue_arn()
+        );
     }
 
     let sqs = common::sqs(&url).await;
-    let queue_url = sqs.get_queue_url().queue_name(&r.sqs_queue).send().await.unwrap().queue_url.unwrap();
+    let queue_url = sqs
+        .get_queue_url()
+        .queue_name(&r.sqs_queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
     let attrs = sqs
         .get_queue_attributes()
         .queue_url(&queue_url)
@@ -39,9 +55,18 @@ async fn bootstrap_creates_buckets_queues_notification_and_tables() {
     let attrs = attrs.attributes().unwrap();
     let redrive: serde_json::Value =
         serde_json::from_str(attrs.get(&QueueAttributeName::RedrivePolicy).unwrap()).unwrap();
-    assert_eq!(redrive["maxReceiveCount"].to_string().trim_matches('"'), r.max_receive_count.to_string());
-    assert!(redrive["deadLetterTargetArn"].as_str().unwrap().ends_with(&r.dead_letter_queue));
-    assert_eq!(attrs.get(&QueueAttributeName::VisibilityTimeout).unwrap(), &r.visibility_timeout_seconds.to_string());
+    assert_eq!(
+        redrive["maxReceiveCount"].to_string().trim_matches('"'),
+        r.max_receive_count.to_string()
+    );
+    assert!(redrive["deadLetterTargetArn"]
+        .as_str()
+        .unwrap()
+        .ends_with(&r.dead_letter_queue));
+    assert_eq!(
+        attrs.get(&QueueAttributeName::VisibilityTimeout).unwrap(),
+        &r.visibility_timeout_seconds.to_string()
+    );
 
     let glue = common::glue(&url).await;
     for entity in config.entities.values() {
@@ -54,10 +79,19 @@ async fn bootstrap_creates_buckets_queues_notification_and_tables() {
             .unwrap()
             .table
             .unwrap();
-        let keys: Vec<_> = table.partition_keys().iter().map(|c| c.name().to_owned()).collect();
+        let keys: Vec<_> = table
+            .partition_keys()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
         assert_eq!(keys, entity.partition_keys);
-        let columns: Vec<_> =
-            table.storage_descriptor().unwrap().columns().iter().map(|c| c.name().to_owned()).collect();
+        let columns: Vec<_> = table
+            .storage_descriptor()
+            .unwrap()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
         let expected: Vec<_> = entity.schema.iter().map(|c| c.name.clone()).collect();
         assert_eq!(columns, expected);
     }
@@ -67,9 +101,15 @@ async fn bootstrap_creates_buckets_queues_notification_and_tables() {
 #[tokio::test]
 async fn bootstrap_twice_on_the_same_state_is_harmless() {
     let server = common::start_pipeline().await;
-    emulator::bootstrap::apply(&server.services, &common::config()).expect("second bootstrap succeeds");
+    emulator::bootstrap::apply(&server.services, &common::config())
+        .expect("second bootstrap succeeds");
     let glue = common::glue(&server.endpoint_url()).await;
-    let tables = glue.get_tables().database_name(common::config().resources.glue_database).send().await.unwrap();
+    let tables = glue
+        .get_tables()
+        .database_name(common::config().resources.glue_database)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(tables.table_list().len(), common::config().entities.len());
     server.shutdown().await.unwrap();
 }
@@ -80,13 +120,31 @@ async fn upload_to_source_bucket_notifies_the_queue() {
     let url = server.endpoint_url();
     let r = common::config().resources;
     let sqs = common::sqs(&url).await;
-    let queue_url = sqs.get_queue_url().queue_name(&r.sqs_queue).send().await.unwrap().queue_url.unwrap();
+    let queue_url = sqs
+        .get_queue_url()
+        .queue_name(&r.sqs_queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
 
     // Bootstrap sent S3's test event when it configured the notification; drain it first.
-    let first = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();
+    let first = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
     for m in first.messages() {
         assert!(m.body().unwrap().contains("s3:TestEvent"), "{:?}", m.body());
-        sqs.delete_message().queue_url(&queue_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+        sqs.delete_message()
+            .queue_url(&queue_url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
     }
 
     let s3 = common::s3(&url).await;
@@ -111,7 +169,10 @@ async fn upload_to_source_bucket_notifies_the_queue() {
     assert_eq!(record["eventSource"], "aws:s3");
     assert_eq!(record["eventName"], "ObjectCreated:Put");
     assert_eq!(record["s3"]["bucket"]["name"], r.source_bucket.as_str());
-    assert_eq!(record["s3"]["object"]["key"], "incoming/sales+data+2024+%C3%BC.csv");
+    assert_eq!(
+        record["s3"]["object"]["key"],
+        "incoming/sales+data+2024+%C3%BC.csv"
+    );
     assert_eq!(record["s3"]["object"]["size"], 8);
     server.shutdown().await.unwrap();
 }
@@ -120,7 +181,12 @@ async fn upload_to_source_bucket_notifies_the_queue() {
 async fn health_reports_ready_and_oversized_rpc_bodies_get_413() {
     let server = common::start_pipeline().await;
     let addr = server.addr;
-    let health = raw_http(addr, "GET /_emulator/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &[]).await;
+    let health = raw_http(
+        addr,
+        "GET /_emulator/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        &[],
+    )
+    .await;
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains("\"status\":\"ready\""), "{health}");
 
@@ -130,7 +196,11 @@ async fn health_reports_ready_and_oversized_rpc_bodies_get_413() {
         big.len()
     );
     let reply = raw_http(addr, &head, &big).await;
-    assert!(reply.starts_with("HTTP/1.1 413"), "{}", &reply[..reply.len().min(200)]);
+    assert!(
+        reply.starts_with("HTTP/1.1 413"),
+        "{}",
+        &reply[..reply.len().min(200)]
+    );
     server.shutdown().await.unwrap();
 }
 

@@ -103,20 +103,42 @@ pub(crate) fn build(
     raw: Option<BTreeMap<String, RawFunction>>,
     visibility_timeout_seconds: u32,
 ) -> Result<BTreeMap<String, Function>, ConfigError> {
-    let raw = raw.unwrap_or_else(|| BTreeMap::from([(DEFAULT_FUNCTION_NAME.to_string(), RawFunction::default())]));
+    let raw = raw.unwrap_or_else(|| {
+        BTreeMap::from([(DEFAULT_FUNCTION_NAME.to_string(), RawFunction::default())])
+    });
     let mut functions = BTreeMap::new();
     for (name, f) in raw {
         let at = |field: &str| format!("functions.{name}.{field}");
         // Lambda function names: 1-64 letters, digits, hyphens, underscores (CreateFunction API).
-        if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(ConfigError::invalid(
                 format!("functions.{name}"),
                 "function names are 1 to 64 letters, digits, `-` or `_` (Lambda CreateFunction)",
             ));
         }
-        let memory_mb = in_range(&at("memory_mb"), f.memory_mb.unwrap_or(DEFAULT_MEMORY_MB), 128, 10_240)?;
-        let timeout_seconds = in_range(&at("timeout_seconds"), f.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS), 1, 900)?;
-        let batch_size = in_range(&at("batch_size"), f.batch_size.unwrap_or(DEFAULT_BATCH_SIZE), 1, 10_000)?;
+        let memory_mb = in_range(
+            &at("memory_mb"),
+            f.memory_mb.unwrap_or(DEFAULT_MEMORY_MB),
+            128,
+            10_240,
+        )?;
+        let timeout_seconds = in_range(
+            &at("timeout_seconds"),
+            f.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+            1,
+            900,
+        )?;
+        let batch_size = in_range(
+            &at("batch_size"),
+            f.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+            1,
+            10_000,
+        )?;
         let window = in_range(
             &at("maximum_batching_window_seconds"),
             f.maximum_batching_window_seconds.unwrap_or(0),
@@ -168,7 +190,10 @@ pub(crate) fn build(
         }
         if let Some(command) = &f.command {
             if command.first().is_none_or(|program| program.is_empty()) {
-                return Err(ConfigError::invalid(at("command"), "needs a program as its first element"));
+                return Err(ConfigError::invalid(
+                    at("command"),
+                    "needs a program as its first element",
+                ));
             }
         }
         functions.insert(
@@ -193,6 +218,9 @@ fn in_range(path: &str, value: u32, min: u32, max: u32) -> Result<u32, ConfigErr
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(ConfigError::invalid(path, format!("must be between {min} and {max}; got {value}")))
+        Err(ConfigError::invalid(
+            path,
+            format!("must be between {min} and {max}; got {value}"),
+        ))
     }
 }

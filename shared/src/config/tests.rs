@@ -395,7 +395,8 @@ fn io_and_syntax_errors() {
 fn file_suffix_is_the_literal_tail_of_the_pattern() {
     let config = Config::embedded_default().unwrap();
     assert_eq!(config.entities["sales"].file_suffix(), ".csv");
-    let text = SEED_LIKE_WITH_PATTERN.replace("PATTERN", r#"data_(\\d{4})_(a|b)(?:x\\.csv|y\\.csv)"#);
+    let text =
+        SEED_LIKE_WITH_PATTERN.replace("PATTERN", r#"data_(\\d{4})_(a|b)(?:x\\.csv|y\\.csv)"#);
     let config = Config::from_json_str(&text, &|_| Some("123456789012".into())).unwrap();
     assert_eq!(config.entities["only"].file_suffix(), ".csv");
     let text = SEED_LIKE_WITH_PATTERN.replace("PATTERN", r#"data_(\\d{4})_(\\w+)"#);
@@ -423,8 +424,14 @@ fn functions_default_to_one_file_processor() {
     let text = SEED_LIKE_WITH_PATTERN.replace("PATTERN", r#"data_(\\d{4})_(a|b)\\.csv"#);
     let config = Config::from_json_str(&text, &|_| Some("123456789012".into())).unwrap();
     let f = &config.functions["file-processor"];
-    assert_eq!((f.memory_mb, f.timeout_seconds, f.batch_size), (512, 30, 10));
-    assert_eq!((f.maximum_batching_window_seconds, f.maximum_concurrency), (0, 5));
+    assert_eq!(
+        (f.memory_mb, f.timeout_seconds, f.batch_size),
+        (512, 30, 10)
+    );
+    assert_eq!(
+        (f.maximum_batching_window_seconds, f.maximum_concurrency),
+        (0, 5)
+    );
     assert!(f.report_batch_item_failures && f.command.is_none());
     assert!(with_functions("{}").unwrap().functions.is_empty());
 }
@@ -432,13 +439,41 @@ fn functions_default_to_one_file_processor() {
 #[test]
 fn invalid_functions_name_the_field() {
     let cases = [
-        (r#"{"f": {"timeout_seconds": 31}}"#, "functions.f.timeout_seconds", "6 x"),
-        (r#"{"f": {"memory_mb": 64}}"#, "functions.f.memory_mb", "between 128"),
-        (r#"{"f": {"batch_size": 50}}"#, "functions.f.batch_size", "batching_window"),
-        (r#"{"f": {"maximum_concurrency": 1}}"#, "functions.f.maximum_concurrency", "between 2"),
-        (r#"{"f": {"environment": {"AWS_REGION": "x"}}}"#, "functions.f.environment.AWS_REGION", "reserved"),
-        (r#"{"f": {"environment": {"1X": "x"}}}"#, "functions.f.environment.1X", "start with a letter"),
-        (r#"{"f": {"command": []}}"#, "functions.f.command", "program"),
+        (
+            r#"{"f": {"timeout_seconds": 31}}"#,
+            "functions.f.timeout_seconds",
+            "6 x",
+        ),
+        (
+            r#"{"f": {"memory_mb": 64}}"#,
+            "functions.f.memory_mb",
+            "between 128",
+        ),
+        (
+            r#"{"f": {"batch_size": 50}}"#,
+            "functions.f.batch_size",
+            "batching_window",
+        ),
+        (
+            r#"{"f": {"maximum_concurrency": 1}}"#,
+            "functions.f.maximum_concurrency",
+            "between 2",
+        ),
+        (
+            r#"{"f": {"environment": {"AWS_REGION": "x"}}}"#,
+            "functions.f.environment.AWS_REGION",
+            "reserved",
+        ),
+        (
+            r#"{"f": {"environment": {"1X": "x"}}}"#,
+            "functions.f.environment.1X",
+            "start with a letter",
+        ),
+        (
+            r#"{"f": {"command": []}}"#,
+            "functions.f.command",
+            "program",
+        ),
         (r#"{"bad name": {}}"#, "functions.bad name", "64 letters"),
         (r#"{"f": {"timeout": 3}}"#, "functions.f", "unknown field"),
     ];

@@ -14,8 +14,8 @@ pub async fn start_pipeline() -> EmulatorServer {
         config_path: None,
         run_functions: false,
     })
-        .await
-        .expect("emulator starts")
+    .await
+    .expect("emulator starts")
 }
 
 pub fn config() -> Config {
@@ -26,13 +26,17 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "static"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
         .load()
         .await
 }
 
 pub async fn s3(endpoint: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint).await).force_path_style(true).build();
+    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint).await)
+        .force_path_style(true)
+        .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
 

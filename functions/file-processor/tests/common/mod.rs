@@ -115,6 +115,9 @@ impl Harness {
         let server = EmulatorServer::start(ServeOptions {
             bind: "127.0.0.1:0".parse().unwrap(),
             config: Some(config.clone()),
+            config_path: None,
+            // The tests play the event source mapping themselves, in-process.
+            run_functions: false,
         })
         .await
         .expect("emulator starts");
