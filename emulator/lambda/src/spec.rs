@@ -91,28 +91,9 @@ fn default_true() -> bool {
     true
 }
 
-/// Variables Lambda sets itself and rejects in a function's configuration.
-pub const RESERVED_ENVIRONMENT: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
-
+/// Variables Lambda sets itself and rejects in a function's configuration (one list, kept with
+/// the other AWS naming rules in the core).
+pub use pipeline_core::names::LAMBDA_RESERVED_ENVIRONMENT as RESERVED_ENVIRONMENT;
 /// A configuration AWS would reject, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("function {function}: {message}")]

@@ -135,10 +135,11 @@ fn print_banner(server: &EmulatorServer, config: &Config, empty: bool) {
     println!(
         "  aws --endpoint-url {url} glue get-partitions --database-name {} --table-name {}",
         r.glue_database,
+        // The table of the file the `cp` line uploads, when the config has that entity.
         config
             .entities
-            .values()
-            .next()
+            .get("sales")
+            .or(config.entities.values().next())
             .map(|e| e.table_name.as_str())
             .unwrap_or("<table>")
     );

@@ -75,29 +75,6 @@ impl Function {
     }
 }
 
-/// Variables Lambda sets itself and rejects in a function's configuration
-/// (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
-const RESERVED_ENVIRONMENT: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
-
 /// Validates the section; `None` (no `functions` key) means the default `file-processor`.
 pub(crate) fn build(
     raw: Option<BTreeMap<String, RawFunction>>,
@@ -181,7 +158,7 @@ pub(crate) fn build(
                     "environment variable names start with a letter and hold letters, digits and `_`",
                 ));
             }
-            if RESERVED_ENVIRONMENT.contains(&key.as_str()) {
+            if crate::names::LAMBDA_RESERVED_ENVIRONMENT.contains(&key.as_str()) {
                 return Err(ConfigError::invalid(
                     format!("functions.{name}.environment.{key}"),
                     "this variable is reserved: Lambda sets it itself",
