@@ -42,7 +42,8 @@ pub struct ServeArgs {
     /// Pipeline config; without it the config embedded in the binary (shared/pipeline.json) is used.
     #[arg(long, env = "PIPELINE_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Address to listen on. Loopback by default: the emulator checks no credentials.
+    /// Address to listen on. Loopback by default: the emulator is not an access boundary
+    /// (secret `test` signs for any access key).
     #[arg(long, env = "EMULATOR_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to listen on (4566 is what local AWS tools expect).
@@ -117,7 +118,7 @@ fn print_banner(server: &EmulatorServer, config: &Config, empty: bool) {
     );
     println!();
     println!(
-        "try it (any credentials work; region {}):",
+        "try it (secret key `test` with any access key id; region {}):",
         config.aws.region
     );
     println!(
