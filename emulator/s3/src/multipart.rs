@@ -24,8 +24,8 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::checksum::{self, ChecksumAlgo};
 use crate::errors::{invalid_argument, invalid_request, no_such_upload};
 use crate::objects::{
-    announce, bucket_of, checksum_type, default_checksum, set_checksum, store, Requester,
-    MAX_PUT_SIZE,
+    announce, bucket_of, checksum_type, default_checksum, set_checksum, store_if, write_condition,
+    write_refused, Requester, MAX_PUT_SIZE,
 };
 use crate::state::{ObjectHeaders, Part, StoredChecksum, StoredObject, Upload};
 use crate::{buckets, Inner};
@@ -171,6 +171,17 @@ pub(crate) async fn complete_multipart_upload(
     let who = Requester::of(&req);
     let input = req.input;
     let bucket = bucket_of(inner, &input.bucket)?;
+    let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    // Checked before the upload is consumed so a refused completion can still be aborted; the
+    // store below checks again atomically with the write.
+    if let Err(refused) = condition.check(
+        bucket
+            .get_object(&input.key)
+            .as_deref()
+            .map(|o| o.etag.as_str()),
+    ) {
+        return Err(write_refused(refused, &bucket, &input.key));
+    }
     let upload = bucket
         .with_upload(&input.upload_id, |u| {
             (u.key == input.key).then(|| u.clone())
@@ -297,7 +308,7 @@ pub(crate) async fn complete_multipart_upload(
     bucket
         .remove_upload(&input.upload_id)
         .ok_or_else(no_such_upload)?;
-    store(&bucket, &input.key, object.clone())?;
+    store_if(&bucket, &input.key, object.clone(), &condition)?;
     let mut out = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),

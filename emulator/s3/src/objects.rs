@@ -17,7 +17,9 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::checksum::{self, ChecksumAlgo};
 use crate::errors::{invalid_argument, invalid_request, no_such_bucket, no_such_key};
 use crate::notifications::{self, ObjectEvent};
-use crate::state::{Bucket, ObjectHeaders, StoredChecksum, StoredObject};
+use crate::state::{
+    Bucket, ObjectHeaders, StoredChecksum, StoredObject, WriteCondition, WriteRefused,
+};
 use crate::Inner;
 
 /// Largest object a single PUT may create: 5 GiB
@@ -62,9 +64,59 @@ pub(crate) fn bucket_of(inner: &Inner, name: &str) -> S3Result<Arc<Bucket>> {
 
 /// Stores the object (NoSuchBucket if the bucket vanished meanwhile).
 pub(crate) fn store(bucket: &Bucket, key: &str, object: Arc<StoredObject>) -> S3Result<()> {
+    store_if(bucket, key, object, &WriteCondition::Always)
+}
+
+/// Stores the object if the conditional-write precondition holds, atomically with the write.
+pub(crate) fn store_if(
+    bucket: &Bucket,
+    key: &str,
+    object: Arc<StoredObject>,
+    condition: &WriteCondition,
+) -> S3Result<()> {
     bucket
-        .put_object(key, object)
-        .map_err(|_| no_such_bucket(&bucket.name))
+        .put_object_if(key, object, condition)
+        .map_err(|refused| write_refused(refused, bucket, key))
+}
+
+/// S3's answer to a refused write: 412 PreconditionFailed, or 404 NoSuchKey for `If-Match` on
+/// a missing key (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+pub(crate) fn write_refused(refused: WriteRefused, bucket: &Bucket, key: &str) -> s3s::S3Error {
+    match refused {
+        WriteRefused::BucketGone => no_such_bucket(&bucket.name),
+        WriteRefused::NoSuchKey => {
+            s3s::s3_error!(NoSuchKey, "The specified key does not exist: {key}")
+        }
+        WriteRefused::PreconditionFailed => s3s::s3_error!(
+            PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold"
+        ),
+    }
+}
+
+/// The precondition of a PutObject/CompleteMultipartUpload from its `If-Match` /
+/// `If-None-Match` headers. S3 supports only `*` for `If-None-Match` on writes.
+pub(crate) fn write_condition(
+    if_match: Option<&s3s::dto::ETagCondition>,
+    if_none_match: Option<&s3s::dto::ETagCondition>,
+) -> S3Result<WriteCondition> {
+    use s3s::dto::ETagCondition;
+    match (if_match, if_none_match) {
+        (None, None) => Ok(WriteCondition::Always),
+        (None, Some(ETagCondition::Any)) => Ok(WriteCondition::IfAbsent),
+        (Some(ETagCondition::Any), None) => Ok(WriteCondition::IfPresent),
+        (Some(ETagCondition::ETag(etag)), None) => {
+            Ok(WriteCondition::IfEtag(etag.value().to_owned()))
+        }
+        (None, Some(ETagCondition::ETag(_))) => Err(s3s::s3_error!(
+            NotImplemented,
+            "If-None-Match on a write supports only `*`"
+        )),
+        (Some(_), Some(_)) => Err(s3s::s3_error!(
+            NotImplemented,
+            "If-Match and If-None-Match together on a write are not supported"
+        )),
+    }
 }
 
 /// Announces a change of `key` to the bucket's matching queue configurations.
@@ -134,6 +186,7 @@ pub(crate) async fn put_object(
     let who = Requester::of(&req);
     let input = &mut req.input;
     let bucket = bucket_of(inner, &input.bucket)?;
+    let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     if input
         .content_length
         .is_some_and(|n| n < 0 || n as u64 > MAX_PUT_SIZE)
@@ -183,7 +236,7 @@ pub(crate) async fn put_object(
         checksum: Some(stored_checksum.clone()),
         parts_count: None,
     });
-    store(&bucket, &input.key, object.clone())?;
+    store_if(&bucket, &input.key, object.clone(), &condition)?;
 
     let mut out = PutObjectOutput {
         e_tag: Some(ETag::Strong(object.etag.clone())),

@@ -56,10 +56,23 @@ impl Bucket {
 
     /// Stores `object` under `key`, replacing any previous version.
     pub fn put_object(&self, key: &str, object: Arc<StoredObject>) -> Result<(), BucketGone> {
+        self.put_object_if(key, object, &WriteCondition::Always)
+            .map_err(|_| BucketGone)
+    }
+
+    /// Stores `object` if `condition` holds for the current object, checked under the same
+    /// write lock as the insert, so two conditional writers cannot both win.
+    pub fn put_object_if(
+        &self,
+        key: &str,
+        object: Arc<StoredObject>,
+        condition: &WriteCondition,
+    ) -> Result<(), WriteRefused> {
         let mut objects = write(&self.objects);
         if objects.deleted {
-            return Err(BucketGone);
+            return Err(WriteRefused::BucketGone);
         }
+        condition.check(objects.map.get(key).map(|o| o.etag.as_str()))?;
         objects.map.insert(key.to_owned(), object);
         Ok(())
     }
@@ -96,5 +109,46 @@ impl Bucket {
 
     pub fn set_notifications(&self, configs: Vec<QueueNotification>) {
         *write(&self.notifications) = configs;
+    }
+}
+
+/// The precondition of an S3 conditional write (`If-None-Match: *` or `If-Match: <etag>` on
+/// PutObject and CompleteMultipartUpload):
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    Always,
+    /// `If-None-Match: *`: only if no object has the key.
+    IfAbsent,
+    /// `If-Match: *`: only if some object has the key.
+    IfPresent,
+    /// `If-Match: "<etag>"`: only if the current object has this (unquoted) ETag.
+    IfEtag(String),
+}
+
+/// Why a conditional write was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteRefused {
+    BucketGone,
+    /// The precondition did not hold (S3: 412 PreconditionFailed).
+    PreconditionFailed,
+    /// `If-Match` named a key that does not exist (S3: 404 NoSuchKey).
+    NoSuchKey,
+}
+
+impl WriteCondition {
+    /// Checks the condition against the current object's ETag (`None`: no object).
+    pub fn check(&self, current_etag: Option<&str>) -> Result<(), WriteRefused> {
+        match (self, current_etag) {
+            (WriteCondition::Always, _) => Ok(()),
+            (WriteCondition::IfAbsent, None) => Ok(()),
+            (WriteCondition::IfAbsent, Some(_)) => Err(WriteRefused::PreconditionFailed),
+            (WriteCondition::IfPresent | WriteCondition::IfEtag(_), None) => {
+                Err(WriteRefused::NoSuchKey)
+            }
+            (WriteCondition::IfPresent, Some(_)) => Ok(()),
+            (WriteCondition::IfEtag(wanted), Some(etag)) if wanted == etag => Ok(()),
+            (WriteCondition::IfEtag(_), Some(_)) => Err(WriteRefused::PreconditionFailed),
+        }
     }
 }

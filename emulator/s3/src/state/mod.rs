@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
-pub use bucket::{Bucket, DeleteBucketError};
+pub use bucket::{Bucket, DeleteBucketError, WriteCondition, WriteRefused};
 pub use object::{ObjectHeaders, Part, StoredChecksum, StoredObject, Upload};
 
 /// Every bucket of the endpoint, by name.

@@ -5,6 +5,7 @@ mod common;
 
 mod buckets;
 mod checksums;
+mod conditional_writes;
 mod list;
 mod multipart;
 mod notifications;
