@@ -308,7 +308,12 @@ pub(crate) async fn complete_multipart_upload(
     bucket
         .remove_upload(&input.upload_id)
         .ok_or_else(no_such_upload)?;
-    store_if(&bucket, &input.key, object.clone(), &condition)?;
+    if let Err(e) = store_if(&bucket, &input.key, object.clone(), &condition) {
+        // A writer won the race after the early check: keep the upload so it can be retried
+        // or aborted, as when the precondition fails up front.
+        bucket.insert_upload(&input.upload_id, upload);
+        return Err(e);
+    }
     let mut out = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),

@@ -5,7 +5,7 @@
 //! Every step is idempotent, so re-running on existing state is harmless: buckets and queues
 //! that exist are kept, table definitions are brought up to date and their partitions kept.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use anyhow::{anyhow, Context};
 use emulator_s3::QueueNotification;
@@ -51,7 +51,10 @@ pub fn apply(services: &Services, config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("creating queue {}", r.sqs_queue))?;
 
     let queue_arn = services.sqs.queue_arn(&r.sqs_queue);
-    let notifications = notification_suffixes(config)
+    // One configuration per literal file suffix; the core drops overlapping ones, which AWS
+    // rejects, and Terraform reads the same list.
+    let notifications = config
+        .notification_suffixes()
         .into_iter()
         .map(|suffix| QueueNotification {
             id: format!("pipeline-objects-created{}", suffix.replace('.', "-")),
@@ -82,21 +85,4 @@ pub fn apply(services: &Services, config: &Config) -> anyhow::Result<()> {
             .with_context(|| format!("creating Glue table {}", entity.table_name))?;
     }
     Ok(())
-}
-
-/// One notification per distinct literal file suffix of the entities' patterns. AWS rejects two
-/// configurations for the same event type whose filters overlap, and `.csv` overlaps
-/// `_daily.csv`, so a suffix that ends with another one in the set is dropped (the shorter
-/// filter already covers it). An entity whose pattern has no literal suffix needs every object.
-fn notification_suffixes(config: &Config) -> BTreeSet<String> {
-    let suffixes: BTreeSet<String> = config.entities.values().map(|e| e.file_suffix()).collect();
-    suffixes
-        .iter()
-        .filter(|s| {
-            !suffixes
-                .iter()
-                .any(|other| other != *s && s.ends_with(other.as_str()))
-        })
-        .cloned()
-        .collect()
 }
