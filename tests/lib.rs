@@ -22,22 +22,38 @@ impl Drop for Pipeline {
     }
 }
 
-/// The `emulator` binary of this workspace, built first if needed (cargo does nothing when it
-/// is up to date). Integration tests of another package cannot name it with CARGO_BIN_EXE_.
+/// The `emulator` binary of this workspace, in the profile of the running test or bench
+/// executable (`target/<profile>/deps/<exe>` -> `target/<profile>/emulator`), built first if
+/// needed (cargo does nothing when it is up to date). Integration tests of another package
+/// cannot name it with CARGO_BIN_EXE_. `cargo bench` releases the build lock before it runs the
+/// bench executable, so this nested build does not deadlock.
 pub fn emulator_binary() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "emulator", "--bin", "emulator"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the emulator binary failed");
-    // target/<profile>/deps/<test-exe> -> target/<profile>/emulator
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
-        .expect("target dir layout");
-    profile_dir.join("emulator")
+        .expect("target dir layout")
+        .to_path_buf();
+    let mut args = vec!["build", "--quiet", "-p", "emulator", "--bin", "emulator"];
+    if profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release")
+    {
+        args.push("--release");
+    }
+    let status = Command::new(env!("CARGO"))
+        .args(&args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the emulator binary failed");
+    let emulator = profile_dir.join("emulator");
+    assert!(
+        emulator.is_file(),
+        "no emulator binary at {}",
+        emulator.display()
+    );
+    emulator
 }
 
 impl Pipeline {

@@ -15,7 +15,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -58,40 +57,6 @@ impl Drop for ReleasePipeline {
     }
 }
 
-/// Builds the release emulator (a no-op when up to date) and returns its path.
-///
-/// `cargo bench` releases the build lock before it runs the bench executable, so a nested
-/// `cargo build` does not deadlock (it may wait for other builds sharing the target dir).
-fn release_emulator_binary() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "emulator",
-            "--bin",
-            "emulator",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the release emulator failed");
-    // target/release/deps/latency-<hash> -> target/release/emulator
-    let exe = std::env::current_exe().expect("bench executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir layout");
-    let emulator = profile_dir.join("emulator");
-    assert!(
-        emulator.is_file(),
-        "no emulator binary at {}",
-        emulator.display()
-    );
-    emulator
-}
-
 /// The `INIT Duration` of a line like
 /// `[file-processor] [-] INIT Duration: 12.34 ms\tInstance: ...\t(spawn to first /next)`.
 fn init_duration_ms(line: &str) -> Option<f64> {
@@ -130,7 +95,7 @@ fn healthy(port: u16) -> bool {
 impl ReleasePipeline {
     /// `emulator serve --port <free>` (release build, RUST_LOG=warn); waits for the health check.
     fn start() -> ReleasePipeline {
-        let binary = release_emulator_binary();
+        let binary = e2e_tests::emulator_binary();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
