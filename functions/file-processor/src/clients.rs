@@ -78,8 +78,14 @@ impl Clients {
 
     /// Clients from a loaded config. `force_path_style` for local endpoints.
     pub fn from_sdk_config(sdk_config: &SdkConfig, force_path_style: bool) -> Clients {
+        // The handler never sets ChecksumMode on GetObject and verifies full-object checksums
+        // itself (see `object`): the SDK cannot validate the composite checksums of multipart
+        // objects and would warn once per such file.
         let s3_config = aws_sdk_s3::config::Builder::from(sdk_config)
             .force_path_style(force_path_style)
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            )
             .build();
         Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
