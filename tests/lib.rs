@@ -93,7 +93,7 @@ impl Pipeline {
             }
             None => (Stdio::inherit(), Stdio::inherit()),
         };
-        let child = command
+        let mut child = command
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
@@ -115,6 +115,10 @@ impl Pipeline {
                 if reply.starts_with("HTTP/1.1 200") {
                     break;
                 }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = options.log_file.as_ref().map(std::fs::read_to_string);
+                panic!("the emulator exited ({status}) before it was healthy: {log:?}");
             }
             assert!(
                 Instant::now() < deadline,
