@@ -145,20 +145,34 @@ pub(crate) fn announce(
     notifications::publish(inner, &configs, &event);
 }
 
-/// Fills the `checksum_<algorithm>` field of an output struct from a stored checksum.
+/// Fills the `checksum_<algorithm>` field of an output struct from a stored checksum (the
+/// field is chosen by `ChecksumAlgo::field`).
 macro_rules! set_checksum {
     ($out:expr, $c:expr) => {{
         let c: &crate::state::StoredChecksum = $c;
-        let v = Some(c.value.clone());
-        match c.algorithm {
-            crate::checksum::ChecksumAlgo::Crc32 => $out.checksum_crc32 = v,
-            crate::checksum::ChecksumAlgo::Crc32c => $out.checksum_crc32c = v,
-            crate::checksum::ChecksumAlgo::Crc64Nvme => $out.checksum_crc64nvme = v,
-            crate::checksum::ChecksumAlgo::Sha1 => $out.checksum_sha1 = v,
-            crate::checksum::ChecksumAlgo::Sha256 => $out.checksum_sha256 = v,
-        }
+        let fields = c.algorithm.fields_with(c.value.clone());
+        $out.checksum_crc32 = fields.checksum_crc32;
+        $out.checksum_crc32c = fields.checksum_crc32c;
+        $out.checksum_crc64nvme = fields.checksum_crc64nvme;
+        $out.checksum_sha1 = fields.checksum_sha1;
+        $out.checksum_sha256 = fields.checksum_sha256;
     }};
 }
+
+/// The `checksum_*` fields of an input struct, as one `dto::Checksum`.
+macro_rules! checksum_fields {
+    ($dto:expr) => {
+        s3s::dto::Checksum {
+            checksum_crc32: $dto.checksum_crc32.clone(),
+            checksum_crc32c: $dto.checksum_crc32c.clone(),
+            checksum_crc64nvme: $dto.checksum_crc64nvme.clone(),
+            checksum_sha1: $dto.checksum_sha1.clone(),
+            checksum_sha256: $dto.checksum_sha256.clone(),
+            checksum_type: None,
+        }
+    };
+}
+pub(crate) use checksum_fields;
 pub(crate) use set_checksum;
 
 pub(crate) fn checksum_type(c: &StoredChecksum) -> ChecksumType {
@@ -167,15 +181,6 @@ pub(crate) fn checksum_type(c: &StoredChecksum) -> ChecksumType {
     } else {
         ChecksumType::COMPOSITE
     })
-}
-
-/// S3's default for uploads that declare no checksum: a full-object CRC64NVME.
-pub(crate) fn default_checksum(data: &[u8]) -> StoredChecksum {
-    StoredChecksum {
-        algorithm: ChecksumAlgo::Crc64Nvme,
-        value: checksum::b64(&ChecksumAlgo::Crc64Nvme.digest(data)),
-        full_object: true,
-    }
 }
 
 pub(crate) async fn put_object(
@@ -216,7 +221,7 @@ pub(crate) async fn put_object(
             value,
             full_object: true,
         },
-        _ => default_checksum(&body.data),
+        _ => StoredChecksum::default_for(&body.data),
     };
     let object = Arc::new(StoredObject {
         etag: hex::encode(body.md5),
@@ -466,20 +471,14 @@ pub(crate) async fn copy_object(
     };
     let source = lookup(inner, src_bucket, src_key)?;
     let dest = bucket_of(inner, &input.bucket)?;
-    let replace = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
-        None | Some("COPY") => false,
-        Some("REPLACE") => true,
-        Some(other) => {
-            return Err(invalid_argument(format!(
-                "Unknown metadata directive: {other}"
-            )))
-        }
-    };
+    let replace = replaces_metadata(&input)?;
     if !replace && **src_bucket == *input.bucket && **src_key == *input.key {
         return Err(invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
+    let wanted = checksum::requested(input.checksum_algorithm.as_ref())?;
+    let checksum = copy_checksum(wanted, &source);
     let (headers, metadata) = if replace {
         let h = ObjectHeaders {
             content_type: input.content_type,
@@ -491,30 +490,6 @@ pub(crate) async fn copy_object(
         (h, input.metadata.unwrap_or_default())
     } else {
         (source.headers.clone(), source.metadata.clone())
-    };
-    let wanted = input
-        .checksum_algorithm
-        .as_ref()
-        .map(|a| {
-            ChecksumAlgo::from_name(a.as_str()).ok_or_else(|| {
-                invalid_request(format!(
-                    "Checksum algorithm provided is unsupported: {}",
-                    a.as_str()
-                ))
-            })
-        })
-        .transpose()?;
-    // A copy is a new single-part object: full-object checksum and a plain MD5 ETag.
-    let checksum = match (wanted, &source.checksum) {
-        (None, Some(c)) if c.full_object => c.clone(),
-        (algo, _) => {
-            let algo = algo.unwrap_or(ChecksumAlgo::Crc64Nvme);
-            StoredChecksum {
-                algorithm: algo,
-                value: checksum::b64(&algo.digest(&source.data)),
-                full_object: true,
-            }
-        }
     };
     let md5 = s3s::crypto::Md5::checksum(&source.data);
     let object = Arc::new(StoredObject {
@@ -547,4 +522,26 @@ pub(crate) async fn copy_object(
         copy_object_result: Some(result),
         ..Default::default()
     }))
+}
+
+/// Whether `x-amz-metadata-directive` asks for the request's metadata instead of the source's.
+fn replaces_metadata(input: &CopyObjectInput) -> S3Result<bool> {
+    match input.metadata_directive.as_ref().map(|d| d.as_str()) {
+        None | Some("COPY") => Ok(false),
+        Some("REPLACE") => Ok(true),
+        Some(other) => Err(invalid_argument(format!(
+            "Unknown metadata directive: {other}"
+        ))),
+    }
+}
+
+/// A copy is a new single-part object: it keeps the source's full-object checksum unless
+/// another algorithm is asked for, and otherwise gets one computed (CRC64NVME by default).
+fn copy_checksum(wanted: Option<ChecksumAlgo>, source: &StoredObject) -> StoredChecksum {
+    match (wanted, &source.checksum) {
+        (None, Some(c)) if c.full_object => c.clone(),
+        (algo, _) => {
+            StoredChecksum::full_object(algo.unwrap_or(ChecksumAlgo::Crc64Nvme), &source.data)
+        }
+    }
 }
