@@ -154,6 +154,20 @@ pub enum DeclaredValue {
     Compute,
 }
 
+/// The checks S3 makes on an upload's headers before reading its body: a declared length
+/// over `limit` is `EntityTooLarge`; then the checksum the upload declares.
+pub fn check_upload_headers(
+    headers: &HeaderMap,
+    content_length: Option<i64>,
+    algorithm: Option<&ChecksumAlgorithm>,
+    limit: u64,
+) -> S3Result<Option<Declared>> {
+    if content_length.is_some_and(|n| n < 0 || n as u64 > limit) {
+        return Err(entity_too_large(limit));
+    }
+    declared(headers, algorithm.map(|a| a.as_str()))
+}
+
 /// Works out which checksum the request declares (at most one, as S3 requires).
 pub fn declared(headers: &HeaderMap, algorithm: Option<&str>) -> S3Result<Option<Declared>> {
     let mut found = None;

@@ -48,7 +48,6 @@ pub(crate) async fn create_multipart_upload(
         &upload_id,
         Upload {
             key: input.key.clone(),
-            initiated: SystemTime::now(),
             headers: ObjectHeaders {
                 content_type: input.content_type,
                 cache_control: input.cache_control,
@@ -88,17 +87,12 @@ pub(crate) async fn upload_part(
         })
         .flatten()
         .ok_or_else(no_such_upload)?;
-    if input
-        .content_length
-        .is_some_and(|n| n < 0 || n as u64 > MAX_PUT_SIZE)
-    {
-        return Err(checksum::entity_too_large(MAX_PUT_SIZE));
-    }
-    let algorithm = input
-        .checksum_algorithm
-        .as_ref()
-        .map(|a| a.as_str().to_owned());
-    let declared = checksum::declared(&req.headers, algorithm.as_deref())?;
+    let declared = checksum::check_upload_headers(
+        &req.headers,
+        input.content_length,
+        input.checksum_algorithm.as_ref(),
+        MAX_PUT_SIZE,
+    )?;
     if let (Some(d), Some(expected)) = (&declared, upload_algo) {
         if d.algo != expected {
             return Err(invalid_request(format!(

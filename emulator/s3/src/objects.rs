@@ -192,17 +192,12 @@ pub(crate) async fn put_object(
     let input = &mut req.input;
     let bucket = bucket_of(inner, &input.bucket)?;
     let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    if input
-        .content_length
-        .is_some_and(|n| n < 0 || n as u64 > MAX_PUT_SIZE)
-    {
-        return Err(checksum::entity_too_large(MAX_PUT_SIZE));
-    }
-    let algorithm = input
-        .checksum_algorithm
-        .as_ref()
-        .map(|a| a.as_str().to_owned());
-    let declared = checksum::declared(&req.headers, algorithm.as_deref())?;
+    let declared = checksum::check_upload_headers(
+        &req.headers,
+        input.content_length,
+        input.checksum_algorithm.as_ref(),
+        MAX_PUT_SIZE,
+    )?;
     let body = checksum::read_body(
         input.body.take(),
         MAX_PUT_SIZE,
@@ -227,16 +222,7 @@ pub(crate) async fn put_object(
         etag: hex::encode(body.md5),
         data: body.data,
         last_modified: SystemTime::now(),
-        headers: ObjectHeaders {
-            content_type: input.content_type.take(),
-            cache_control: input.cache_control.take(),
-            content_disposition: input.content_disposition.take(),
-            content_encoding: input
-                .content_encoding
-                .take()
-                .and_then(|e| stored_content_encoding(&e)),
-            content_language: input.content_language.take(),
-        },
+        headers: put_headers(input),
         metadata: input.metadata.take().unwrap_or_default(),
         checksum: Some(stored_checksum.clone()),
         parts_count: None,
@@ -266,6 +252,20 @@ pub(crate) async fn put_object(
 
 /// `aws-chunked` describes the upload framing, not the object: S3 drops it from the stored
 /// Content-Encoding and keeps any other codings.
+/// The representation headers a PutObject stores.
+fn put_headers(input: &mut PutObjectInput) -> ObjectHeaders {
+    ObjectHeaders {
+        content_type: input.content_type.take(),
+        cache_control: input.cache_control.take(),
+        content_disposition: input.content_disposition.take(),
+        content_encoding: input
+            .content_encoding
+            .take()
+            .and_then(|e| stored_content_encoding(&e)),
+        content_language: input.content_language.take(),
+    }
+}
+
 fn stored_content_encoding(sent: &str) -> Option<String> {
     let kept: Vec<&str> = sent
         .split(',')
@@ -279,6 +279,30 @@ fn lookup(inner: &Inner, bucket: &str, key: &str) -> S3Result<Arc<StoredObject>>
     bucket_of(inner, bucket)?
         .get_object(key)
         .ok_or_else(no_such_key)
+}
+
+/// Fills the representation headers and, when `with_checksum`, the checksum of a GET or HEAD
+/// reply (the two output types repeat these fields).
+macro_rules! describe_object {
+    ($out:expr, $object:expr, $with_checksum:expr) => {{
+        let object: &StoredObject = $object;
+        let h = &object.headers;
+        $out.content_type = Some(
+            h.content_type
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+        );
+        $out.cache_control = h.cache_control.clone();
+        $out.content_disposition = h.content_disposition.clone();
+        $out.content_encoding = h.content_encoding.clone();
+        $out.content_language = h.content_language.clone();
+        if $with_checksum {
+            if let Some(c) = &object.checksum {
+                set_checksum!($out, c);
+                $out.checksum_type = Some(checksum_type(c));
+            }
+        }
+    }};
 }
 
 pub(crate) async fn get_object(
@@ -313,21 +337,10 @@ pub(crate) async fn get_object(
         body: Some(StreamingBlob::from(s3s::Body::from(data))),
         ..Default::default()
     };
-    apply_headers(
-        &object.headers,
-        &mut out.content_type,
-        &mut out.cache_control,
-        &mut out.content_disposition,
-    );
-    out.content_encoding = object.headers.content_encoding.clone();
-    out.content_language = object.headers.content_language.clone();
     // A checksum describes the whole object, so S3 returns it only for full reads.
-    if checksum_mode_enabled(input.checksum_mode.as_ref()) && content_range.is_none() {
-        if let Some(c) = &object.checksum {
-            set_checksum!(out, c);
-            out.checksum_type = Some(checksum_type(c));
-        }
-    }
+    let with_checksum =
+        checksum_mode_enabled(input.checksum_mode.as_ref()) && content_range.is_none();
+    describe_object!(out, &object, with_checksum);
     Ok(S3Response::new(out))
 }
 
@@ -346,20 +359,11 @@ pub(crate) async fn head_object(
         parts_count: object.parts_count.map(|n| n as i32),
         ..Default::default()
     };
-    apply_headers(
-        &object.headers,
-        &mut out.content_type,
-        &mut out.cache_control,
-        &mut out.content_disposition,
+    describe_object!(
+        out,
+        &object,
+        checksum_mode_enabled(input.checksum_mode.as_ref())
     );
-    out.content_encoding = object.headers.content_encoding.clone();
-    out.content_language = object.headers.content_language.clone();
-    if checksum_mode_enabled(input.checksum_mode.as_ref()) {
-        if let Some(c) = &object.checksum {
-            set_checksum!(out, c);
-            out.checksum_type = Some(checksum_type(c));
-        }
-    }
     Ok(S3Response::new(out))
 }
 
@@ -368,21 +372,6 @@ fn checksum_mode_enabled(mode: Option<&s3s::dto::ChecksumMode>) -> bool {
         m.as_str()
             .eq_ignore_ascii_case(s3s::dto::ChecksumMode::ENABLED)
     })
-}
-
-fn apply_headers(
-    h: &ObjectHeaders,
-    content_type: &mut Option<String>,
-    cache_control: &mut Option<String>,
-    content_disposition: &mut Option<String>,
-) {
-    *content_type = Some(
-        h.content_type
-            .clone()
-            .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
-    );
-    cache_control.clone_from(&h.cache_control);
-    content_disposition.clone_from(&h.content_disposition);
 }
 
 pub(crate) async fn delete_object(

@@ -82,7 +82,6 @@ impl Part {
 #[derive(Clone, Debug)]
 pub struct Upload {
     pub key: String,
-    pub initiated: SystemTime,
     pub headers: ObjectHeaders,
     pub metadata: HashMap<String, String>,
     /// Algorithm declared at creation (`x-amz-checksum-algorithm`), if any.
@@ -154,7 +153,6 @@ mod tests {
     fn upload(algo: Option<ChecksumAlgo>, full_object: bool) -> Upload {
         Upload {
             key: "k".into(),
-            initiated: SystemTime::UNIX_EPOCH,
             headers: ObjectHeaders::default(),
             metadata: HashMap::new(),
             checksum_algorithm: algo,
