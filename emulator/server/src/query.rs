@@ -110,7 +110,9 @@ pub async fn run_query(args: &QueryArgs, default_workgroup: &str) -> anyhow::Res
     let mut first_page = true;
     while let Some(page) = pages.next().await {
         let page = page?;
-        let result_set = page.result_set.unwrap_or_default();
+        let Some(result_set) = page.result_set else {
+            continue;
+        };
         if first_page {
             columns = result_set
                 .result_set_metadata

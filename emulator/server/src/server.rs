@@ -32,6 +32,25 @@ pub struct ServeOptions {
     pub run_functions: bool,
 }
 
+/// A JSON-protocol service the binary plugs in (Athena), so this library does not link it:
+/// test binaries that use the library stay free of the query engine.
+pub trait RpcService: Send + Sync {
+    fn handle(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> futures::future::BoxFuture<'static, axum::response::Response>;
+}
+
+/// Builds the Athena service over the other services; `None` config = started `--empty`.
+pub type AthenaInstaller =
+    Arc<dyn Fn(&Services, Option<&Config>) -> Arc<dyn RpcService> + Send + Sync>;
+
+/// Optional services the binary adds to the library's.
+#[derive(Clone, Default)]
+pub struct Extensions {
+    pub athena: Option<AthenaInstaller>,
+}
+
 /// The service states, shared by every connection. Cloning is cheap (each holds an `Arc`).
 #[derive(Clone)]
 pub struct Services {

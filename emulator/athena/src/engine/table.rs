@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
 use datafusion::config::CsvOptions;
@@ -22,7 +22,9 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::projection::ProjectionExpr;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use emulator_s3::S3Emulator;
 
@@ -94,9 +96,6 @@ pub fn file_format(table: &TableDef) -> std::result::Result<FileFormat, String> 
         options.escape = char_param(&["escapeChar"], Some(b'\\'))?;
         options.double_quote = Some(true);
     }
-    // OpenCSVSerDe reads an empty field as an empty string, never as NULL: a pattern that
-    // matches nothing keeps arrow-csv from turning empty fields into NULLs.
-    options.null_regex = Some("a^".to_owned());
     Ok(FileFormat::Csv(options))
 }
 
@@ -260,6 +259,41 @@ impl GlueTable {
             .collect())
     }
 
+    /// OpenCSVSerDe reads an empty field as an empty string, never as NULL, but arrow-csv reads
+    /// empty fields as NULL (DataFusion's CSV source does not pass `null_regex` on), so string
+    /// columns of the file get `coalesce(column, '')`.
+    fn empty_strings_not_null(
+        &self,
+        scan: Arc<dyn ExecutionPlan>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = scan.schema();
+        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+        let props = datafusion::execution::context::ExecutionProps::new();
+        let planning =
+            datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext::default();
+        let mut exprs = Vec::new();
+        for field in schema.fields() {
+            let column = Expr::Column(datafusion::common::Column::from_name(field.name()));
+            let is_file_string = field.data_type() == &DataType::Utf8
+                && self.file_schema.field_with_name(field.name()).is_ok();
+            let expr = if is_file_string {
+                // CASE rather than coalesce: physical planning wants coalesce simplified first.
+                datafusion::logical_expr::when(
+                    column.clone().is_null(),
+                    datafusion::logical_expr::lit(""),
+                )
+                .otherwise(column)?
+            } else {
+                column
+            };
+            let physical = datafusion::physical_expr::create_physical_expr(
+                &expr, &df_schema, &props, &planning,
+            )?;
+            exprs.push(ProjectionExpr::new(physical, field.name().clone()));
+        }
+        Ok(Arc::new(ProjectionExec::try_new(exprs, scan)?))
+    }
+
     fn file_source(&self) -> Arc<dyn FileSource> {
         let table_schema = TableSchema::builder(self.file_schema.clone())
             .with_table_partition_cols(self.partition_fields.clone())
@@ -345,7 +379,11 @@ impl TableProvider for GlueTable {
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        Ok(DataSourceExec::from_data_source(config))
+        let scan: Arc<dyn ExecutionPlan> = DataSourceExec::from_data_source(config);
+        match self.format {
+            FileFormat::Csv(_) => self.empty_strings_not_null(scan),
+            FileFormat::Parquet => Ok(scan),
+        }
     }
 
     fn supports_filters_pushdown(

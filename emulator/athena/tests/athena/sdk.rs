@@ -83,8 +83,13 @@ async fn sales_queries_give_exact_answers_and_prune_partitions() {
     assert_eq!(text(&got)[1], vec![rows_of(1).to_string()]);
 
     // Column types as Trino names them.
-    let e = run(&client, "SELECT count(*) AS n, sum(CAST(amount AS decimal(10,2))) AS total, \
-                           CAST(transaction_date AS date) AS d, 1.5e0 AS x FROM sales_data GROUP BY 3 ORDER BY 3 LIMIT 1").await;
+    let e = run(
+        &client,
+        "SELECT count(*) AS n, sum(CAST(amount AS decimal(10,2))) AS total, \
+         CAST(transaction_date AS date) AS d, avg(1.5e0) AS x FROM sales_data \
+         GROUP BY CAST(transaction_date AS date) ORDER BY d LIMIT 1",
+    )
+    .await;
     assert_eq!(state(&e), QueryExecutionState::Succeeded, "{}", reason(&e));
     let page = client
         .get_query_results()
