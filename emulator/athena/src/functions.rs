@@ -108,8 +108,8 @@ impl ScalarUDFImpl for TrinoFunction {
         let millis = DataType::Timestamp(TimeUnit::Millisecond, None);
         let temporal_arg = match self.kind {
             Kind::DateAdd | Kind::DateDiff => Some(2),
-            Kind::DateTrunc | Kind::DateFormat => Some(1),
-            Kind::Field(_) => Some(0),
+            Kind::DateTrunc => Some(1),
+            Kind::DateFormat | Kind::Field(_) => Some(0),
             _ => None,
         };
         if let Some(i) = temporal_arg {
@@ -251,7 +251,7 @@ impl TrinoFunction {
     fn kind_temporal_index(&self) -> usize {
         match self.kind {
             Kind::DateAdd | Kind::DateDiff => 2,
-            Kind::DateTrunc | Kind::DateFormat => 1,
+            Kind::DateTrunc => 1,
             _ => 0,
         }
     }

@@ -527,3 +527,115 @@ async fn workgroups_catalogs_and_table_metadata() {
     let shown = text(&all_rows(&client, second.query_execution_id().unwrap()).await);
     assert!(shown.contains(&vec!["sales_data".to_owned()]), "{shown:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trino_functions_ctas_to_parquet_and_drop() {
+    let pipeline = Pipeline::start().await;
+    drop_files(
+        &pipeline,
+        "sales_data",
+        &[sales_file(14, 12), sales_file(15, 8)],
+    )
+    .await;
+    let client = athena(&pipeline).await;
+
+    let got = text(
+        &rows(
+            &client,
+            "SELECT date_trunc('month', DATE '2024-03-15') AS m, \
+             date_add('day', 20, DATE '2024-03-15') AS d, \
+             date_add('month', 1, TIMESTAMP '2024-01-31 10:00:00') AS t, \
+             date_diff('day', DATE '2024-03-01', DATE '2024-03-15') AS dd, \
+             date_format(TIMESTAMP '2024-03-05 14:07:09', '%Y/%m/%d %H:%i') AS f, \
+             date_parse('05/03/2024 14:07', '%d/%m/%Y %H:%i') AS p, \
+             from_iso8601_date('2024-03-15') AS i, \
+             from_iso8601_timestamp('2024-03-15T10:00:00Z') AS it, \
+             regexp_like('sales_data_2024', '^sales_\\w+$') AS r, \
+             split_part('a,b,c', ',', 2) AS s, \
+             TRY_CAST('x' AS integer) AS tc, \
+             \"year\"(DATE '2024-03-15') AS y",
+        )
+        .await,
+    );
+    assert_eq!(
+        got[1],
+        [
+            "2024-03-01",
+            "2024-04-04",
+            "2024-02-29 10:00:00.000",
+            "14",
+            "2024/03/05 14:07",
+            "2024-03-05 14:07:00.000",
+            "2024-03-15",
+            "2024-03-15 10:00:00.000",
+            "true",
+            "b",
+            "NULL",
+            "2024"
+        ]
+    );
+    let got = text(
+        &rows(
+            &client,
+            "SELECT approx_distinct(customer_id) AS c, \
+             approx_percentile(CAST(amount AS double), 0.5) > 0 AS p FROM sales_data",
+        )
+        .await,
+    );
+    assert_eq!(got[1], ["7", "true"]);
+
+    // CTAS writes Parquet and a ParquetHiveSerDe table; reading it back is typed.
+    let e = run(
+        &client,
+        "CREATE TABLE daily WITH (format = 'PARQUET', external_location = 's3://my-company-analytics/ctas/daily/') AS \
+         SELECT CAST(transaction_date AS date) AS d, count(*) AS n, sum(CAST(amount AS decimal(10,2))) AS total \
+         FROM sales_data GROUP BY 1",
+    )
+    .await;
+    assert_eq!(state(&e), QueryExecutionState::Succeeded, "{}", reason(&e));
+    let manifest = e
+        .statistics()
+        .unwrap()
+        .data_manifest_location()
+        .unwrap()
+        .to_owned();
+    let files = read_object(&pipeline, &manifest).await;
+    assert!(
+        files.starts_with("s3://my-company-analytics/ctas/daily/"),
+        "{files}"
+    );
+    let described = text(&rows(&client, "DESCRIBE daily").await);
+    assert!(
+        described[2][0].starts_with("total") && described[2][0].contains("decimal(20,2)"),
+        "{described:?}"
+    );
+    let got = text(&rows(&client, "SELECT d, n, total FROM daily ORDER BY d").await);
+    assert_eq!(
+        got,
+        [
+            vec!["d".to_owned(), "n".to_owned(), "total".to_owned()],
+            vec![
+                "2024-03-14".to_owned(),
+                "12".to_owned(),
+                cents(sales_cents(14, 12))
+            ],
+            vec![
+                "2024-03-15".to_owned(),
+                "8".to_owned(),
+                cents(sales_cents(15, 8))
+            ],
+        ]
+    );
+    let e = run(&client, "SELECT d FROM daily WHERE d > DATE '2024-03-14'").await;
+    assert_eq!(state(&e), QueryExecutionState::Succeeded, "{}", reason(&e));
+    assert!(scanned(&e) > 0);
+    let tables = text(&rows(&client, "SHOW TABLES").await);
+    assert!(tables.contains(&vec!["daily".to_owned()]));
+    let e = run(&client, "DROP TABLE daily").await;
+    assert_eq!(state(&e), QueryExecutionState::Succeeded, "{}", reason(&e));
+    let e = run(&client, "SELECT * FROM daily").await;
+    assert_eq!(state(&e), QueryExecutionState::Failed);
+    assert!(reason(&e).contains("daily"));
+    let databases = text(&rows(&client, "SHOW DATABASES").await);
+    assert_eq!(databases, [vec![DATABASE.to_owned()]]);
+}
