@@ -35,7 +35,7 @@ use crate::types::arrow_type;
 /// How the table's files are laid out, from its SerDe.
 #[derive(Debug, Clone)]
 pub enum FileFormat {
-    Csv(CsvOptions),
+    Csv(Box<CsvOptions>),
     Parquet,
 }
 
@@ -82,8 +82,10 @@ pub fn file_format(table: &TableDef) -> std::result::Result<FileFormat, String> 
             table.database, table.name
         ));
     }
-    let mut options = CsvOptions::default();
-    options.has_header = Some(header_lines == 1);
+    let mut options = CsvOptions {
+        has_header: Some(header_lines == 1),
+        ..CsvOptions::default()
+    };
     if lazy_simple {
         options.delimiter =
             char_param(&["field.delim", "serialization.format"], Some(1))?.unwrap_or(1);
@@ -96,7 +98,7 @@ pub fn file_format(table: &TableDef) -> std::result::Result<FileFormat, String> 
         options.escape = char_param(&["escapeChar"], Some(b'\\'))?;
         options.double_quote = Some(true);
     }
-    Ok(FileFormat::Csv(options))
+    Ok(FileFormat::Csv(Box::new(options)))
 }
 
 /// A file a query planned to read, kept so that a failed query can find the file to blame.
@@ -300,7 +302,7 @@ impl GlueTable {
             .build();
         match &self.format {
             FileFormat::Csv(options) => {
-                Arc::new(CsvSource::new(table_schema).with_csv_options(options.clone()))
+                Arc::new(CsvSource::new(table_schema).with_csv_options(options.as_ref().clone()))
             }
             FileFormat::Parquet => Arc::new(ParquetSource::new(table_schema)),
         }
