@@ -639,3 +639,49 @@ async fn trino_functions_ctas_to_parquet_and_drop() {
     let databases = text(&rows(&client, "SHOW DATABASES").await);
     assert_eq!(databases, [vec![DATABASE.to_owned()]]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emulator_query_prints_tables_csv_and_json() {
+    let pipeline = Pipeline::start().await;
+    drop_files(&pipeline, "sales_data", &[sales_file(15, 2)]).await;
+    let query = |output: &str, sql: &str| {
+        let out = std::process::Command::new(e2e_tests::emulator_binary())
+            .args([
+                "query",
+                "--endpoint-url",
+                &pipeline.url,
+                "--database",
+                DATABASE,
+                "--output",
+                output,
+                sql,
+            ])
+            .env_remove("AWS_ENDPOINT_URL")
+            .output()
+            .expect("emulator query runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let sql = "SELECT day, count(*) AS n, sum(CAST(amount AS decimal(10,2))) AS total FROM sales_data GROUP BY day";
+    let (ok, table, err) = query("table", sql);
+    assert!(ok, "{err}");
+    assert_eq!(
+        table,
+        "+-----+---+-------+\n| day | n | total |\n+-----+---+-------+\n| 15  | 2 | 30.01 |\n+-----+---+-------+\n(1 row)\n"
+    );
+    let (ok, csv, _) = query("csv", "SELECT 'a,b' AS x, CAST(NULL AS varchar) AS y");
+    assert!(ok);
+    assert_eq!(csv, "x,y\n\"a,b\",\n");
+    let (ok, json, _) = query("json", "SELECT 1 AS one");
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json).unwrap(),
+        serde_json::json!([{"one": "1"}])
+    );
+    let (ok, _, err) = query("table", "SELECT * FROM nope");
+    assert!(!ok);
+    assert!(err.contains("nope"), "{err}");
+}
