@@ -99,6 +99,72 @@ impl S3Emulator {
         self.inner.credentials.register(access_key, secret_key);
     }
 
+    /// In-process read for services on the same port (Athena): the object at `bucket/key`.
+    /// `Err` when the bucket does not exist, `Ok(None)` when the key does not.
+    pub fn object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Arc<state::StoredObject>>, S3EmulatorError> {
+        Ok(objects::bucket_of(&self.inner, bucket)?.get_object(key))
+    }
+
+    /// In-process listing: every object of `bucket` whose key starts with `prefix`, in key order.
+    pub fn objects_with_prefix(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<(String, Arc<state::StoredObject>)>, S3EmulatorError> {
+        let bucket = objects::bucket_of(&self.inner, bucket)?;
+        Ok(bucket.with_objects(|map| {
+            map.range(prefix.to_owned()..)
+                .take_while(|(key, _)| key.starts_with(prefix))
+                .map(|(key, object)| (key.clone(), object.clone()))
+                .collect()
+        }))
+    }
+
+    /// In-process write (Athena's result files, CTAS output): stores `data` as a PutObject
+    /// would, then announces `s3:ObjectCreated:Put` to the bucket's notification queues.
+    pub fn put_object_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        data: bytes::Bytes,
+        content_type: &str,
+    ) -> Result<(), S3EmulatorError> {
+        use s3s::crypto::Checksum as _;
+        let target = objects::bucket_of(&self.inner, bucket)?;
+        let object = Arc::new(state::StoredObject {
+            etag: hex::encode(s3s::crypto::Md5::checksum(&data)),
+            checksum: Some(objects::default_checksum(&data)),
+            data,
+            last_modified: std::time::SystemTime::now(),
+            headers: state::ObjectHeaders {
+                content_type: Some(content_type.to_owned()),
+                ..Default::default()
+            },
+            metadata: Default::default(),
+            parts_count: None,
+        });
+        objects::store(&target, key, object.clone())?;
+        let who = objects::Requester {
+            source_ip: "127.0.0.1".to_owned(),
+            principal: "AWSService:athena.amazonaws.com".to_owned(),
+        };
+        let request_id = errors::new_request_id();
+        objects::announce(
+            &self.inner,
+            &target,
+            key,
+            "ObjectCreated:Put",
+            Some(&object),
+            &request_id,
+            &who,
+        );
+        Ok(())
+    }
+
     /// The s3s HTTP service: mount it as the fallback of the one-port server.
     pub fn service(&self) -> S3Service {
         let mut builder = S3ServiceBuilder::new(s3_impl::EmulatorS3 {

@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 use pipeline_core::config::Config;
 
 use crate::logging::LogFormat;
-use crate::server::{EmulatorServer, ServeOptions};
+use crate::query::QueryArgs;
+use crate::server::{EmulatorServer, Extensions, ServeOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +36,8 @@ pub enum Command {
         /// One of the linked handlers: file-processor.
         name: String,
     },
+    /// Run one SQL statement on a running emulator through the Athena API and print the result.
+    Query(QueryArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -58,8 +61,21 @@ pub struct ServeArgs {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    run_with(cli, Extensions::default()).await
+}
+
+/// [`run`] with the binary's optional services (Athena) installed in `serve`.
+pub async fn run_with(cli: Cli, extensions: Extensions) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(args, extensions).await,
+        Command::Query(args) => {
+            let workgroup = Config::embedded_default()
+                .map(|c| c.resources.workgroup_name)
+                .unwrap_or_else(|_| "primary".to_owned());
+            let result = crate::query::run_query(&args, &workgroup).await?;
+            print!("{}", crate::query::render(&result, args.output));
+            Ok(())
+        }
         Command::Function { name } => match name.as_str() {
             "file-processor" => file_processor::run()
                 .await
@@ -72,7 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, extensions: Extensions) -> anyhow::Result<()> {
     let config = match &args.config {
         Some(path) => Config::load(path).with_context(|| format!("loading {}", path.display()))?,
         None => Config::embedded_default().context("loading the embedded default config")?,
@@ -83,7 +99,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config_path: args.config.clone(),
         run_functions: !args.empty && !args.no_functions,
     };
-    let server = EmulatorServer::start(options).await?;
+    let server = EmulatorServer::start_with(options, extensions).await?;
     print_banner(&server, &config, args.empty);
     let stop = tokio::signal::ctrl_c();
     tokio::select! {
@@ -98,7 +114,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn print_banner(server: &EmulatorServer, config: &Config, empty: bool) {
     let url = server.endpoint_url();
     let r = &config.resources;
-    println!("emulator listening on {url} (S3, SQS, Glue; health: {url}/_emulator/health)");
+    let athena = if server.services.athena.is_some() {
+        ", Athena"
+    } else {
+        ""
+    };
+    println!("emulator listening on {url} (S3, SQS, Glue, Lambda{athena}; health: {url}/_emulator/health)");
     if empty {
         println!("started empty (--empty): no resources created");
         return;
@@ -144,6 +165,18 @@ fn print_banner(server: &EmulatorServer, config: &Config, empty: bool) {
             .map(|e| e.table_name.as_str())
             .unwrap_or("<table>")
     );
+    if server.services.athena.is_some() {
+        println!(
+            "  emulator query --endpoint-url {url} --database {} \"SELECT count(*) FROM {}\"",
+            r.glue_database,
+            config
+                .entities
+                .get("sales")
+                .or(config.entities.values().next())
+                .map(|e| e.table_name.as_str())
+                .unwrap_or("<table>")
+        );
+    }
 }
 
 fn table_list(config: &Config) -> String {

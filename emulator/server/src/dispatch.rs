@@ -1,7 +1,8 @@
 //! One-port dispatch: decides which service a request is for and hands it over.
 //!
 //! The SDKs tell us the service without ambiguity for the JSON protocols (`X-Amz-Target:
-//! AmazonSQS.*` / `AWSGlue.*`). The SQS query protocol is a form POST carrying `Action=`.
+//! AmazonSQS.*` / `AWSGlue.*` / `AmazonAthena.*`). The SQS query protocol is a form POST
+//! carrying `Action=`.
 //! Everything else is S3 (REST-XML), which s3s parses; S3's own form POST (browser upload) is
 //! `multipart/form-data`, so it never collides with the SQS query protocol.
 
@@ -26,6 +27,7 @@ const MAX_RPC_BODY: usize = 8 * 1024 * 1024;
 pub enum Target {
     Sqs(String),
     Glue(String),
+    Athena(String),
     /// Form POST that still needs its body read to know if it is SQS's query protocol.
     MaybeSqsQuery,
     S3,
@@ -39,6 +41,9 @@ pub fn classify(method: &Method, headers: &HeaderMap) -> Target {
         }
         if let Some(op) = target.strip_prefix("AWSGlue.") {
             return Target::Glue(op.to_owned());
+        }
+        if let Some(op) = target.strip_prefix("AmazonAthena.") {
+            return Target::Athena(op.to_owned());
         }
     }
     let is_form = headers
@@ -73,6 +78,7 @@ pub fn health(services: &Services) -> serde_json::Value {
             "s3": "running",
             "sqs": "running",
             "glue": services.glue.stats(),
+            "athena": if services.athena.is_some() { "running" } else { "not installed" },
             "lambda": services.lambda.function_names().iter().map(|name| {
                 (name.clone(), serde_json::to_value(services.lambda.stats(name)).unwrap_or_default())
             }).collect::<serde_json::Map<_, _>>(),
@@ -94,6 +100,7 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
     let (service, operation, response) = match target {
         Target::Sqs(op) => ("sqs", op, rpc(request, |r| services.sqs.handle(r)).await),
         Target::Glue(op) => ("glue", op, rpc(request, |r| services.glue.handle(r)).await),
+        Target::Athena(op) => ("athena", op, athena(&services, request).await),
         Target::MaybeSqsQuery => {
             let (parts, body) = request.into_parts();
             match read_body(body).await {
@@ -163,6 +170,23 @@ async fn read_body(body: Body) -> Result<Bytes, Response> {
             format!("could not read request body: {err}"),
         )
             .into_response()),
+    }
+}
+
+/// Athena, when the binary installed it; otherwise an error saying so.
+async fn athena(services: &Services, request: Request) -> Response {
+    match &services.athena {
+        Some(athena) => rpc(request, |r| athena.handle(r)).await,
+        None => (
+            StatusCode::BAD_REQUEST,
+            [("content-type", "application/x-amz-json-1.1")],
+            serde_json::json!({
+                "__type": "UnknownOperationException",
+                "Message": "Athena is not installed in this server (the `emulator` binary installs it)",
+            })
+            .to_string(),
+        )
+            .into_response(),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The local AWS emulator: S3, SQS and Glue on one port, bootstrapped from the pipeline config.
+//! The local AWS emulator: S3, SQS, Glue, Lambda (and Athena, installed by the binary) on one port, bootstrapped from the pipeline config.
 //!
 //! Each service lives in its own crate (`emulator-s3`, `emulator-sqs`, `emulator-glue`) with its
 //! state apart from its wire encoding; this crate only owns what joins them: the command line,
@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod functions;
 pub mod logging;
 pub mod notify;
+pub mod query;
 pub mod server;
 
-pub use server::{EmulatorServer, ServeOptions, Services};
+pub use server::{AthenaInstaller, EmulatorServer, Extensions, RpcService, ServeOptions, Services};

@@ -32,6 +32,25 @@ pub struct ServeOptions {
     pub run_functions: bool,
 }
 
+/// A JSON-protocol service the binary plugs in (Athena), so this library does not link it:
+/// test binaries that use the library stay free of the query engine.
+pub trait RpcService: Send + Sync {
+    fn handle(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> futures::future::BoxFuture<'static, axum::response::Response>;
+}
+
+/// Builds the Athena service over the other services; `None` config = started `--empty`.
+pub type AthenaInstaller =
+    Arc<dyn Fn(&Services, Option<&Config>) -> Arc<dyn RpcService> + Send + Sync>;
+
+/// Optional services the binary adds to the library's.
+#[derive(Clone, Default)]
+pub struct Extensions {
+    pub athena: Option<AthenaInstaller>,
+}
+
 /// The service states, shared by every connection. Cloning is cheap (each holds an `Arc`).
 #[derive(Clone)]
 pub struct Services {
@@ -42,6 +61,8 @@ pub struct Services {
     pub sqs: Sqs,
     pub glue: Glue,
     pub lambda: Lambda,
+    /// Athena, when the binary installed it (see [`Extensions`]).
+    pub athena: Option<Arc<dyn RpcService>>,
     pub started: Instant,
 }
 
@@ -58,6 +79,7 @@ impl Services {
             lambda: Lambda::new(region, account_id, sqs.clone()),
             sqs,
             glue: Glue::new(region, account_id),
+            athena: None,
             started: Instant::now(),
         }
     }
@@ -74,11 +96,19 @@ pub struct EmulatorServer {
 impl EmulatorServer {
     /// Binds, bootstraps the config's resources, and starts serving in the background.
     pub async fn start(options: ServeOptions) -> anyhow::Result<Self> {
+        Self::start_with(options, Extensions::default()).await
+    }
+
+    /// [`EmulatorServer::start`] with the binary's optional services installed.
+    pub async fn start_with(options: ServeOptions, extensions: Extensions) -> anyhow::Result<Self> {
         let (region, account_id) = match &options.config {
             Some(config) => (config.aws.region.clone(), config.aws.account_id.clone()),
             None => ("us-east-1".to_owned(), "000000000000".to_owned()),
         };
-        let services = Services::new(&region, &account_id);
+        let mut services = Services::new(&region, &account_id);
+        if let Some(install) = &extensions.athena {
+            services.athena = Some(install(&services, options.config.as_ref()));
+        }
         if let Some(config) = &options.config {
             bootstrap::apply(&services, config)
                 .context("bootstrapping resources from the config")?;
