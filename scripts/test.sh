@@ -39,4 +39,11 @@ fi
 export PATH="$venv/bin:$PATH"
 export SKIPDB_TEST_TOOLS=required
 cd "$repo"
+# Build first: `cargo test --workspace` also builds the `emulator` binary (its package has
+# integration tests), with the whole workspace's feature selection. The end-to-end tests run that
+# binary (EMULATOR_BIN) instead of building it again as `-p emulator`, whose different feature
+# selection would compile the query engine a second time.
+cargo test --workspace --no-run "$@"
+target_dir=$(cargo metadata --format-version 1 --no-deps | "$venv/bin/python3" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+export EMULATOR_BIN="${EMULATOR_BIN:-$target_dir/debug/emulator}"
 exec cargo test --workspace "$@"

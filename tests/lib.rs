@@ -22,12 +22,19 @@ impl Drop for Pipeline {
     }
 }
 
-/// The `emulator` binary of this workspace, in the profile of the running test or bench
-/// executable (`target/<profile>/deps/<exe>` -> `target/<profile>/emulator`), built first if
-/// needed (cargo does nothing when it is up to date). Integration tests of another package
+/// The `emulator` binary of this workspace: `$EMULATOR_BIN` when set (the test command sets it
+/// to the binary `cargo test --workspace` itself built, so no second build with another feature
+/// selection recompiles the query engine), else the binary in the profile of the running test or
+/// bench executable (`target/<profile>/deps/<exe>` -> `target/<profile>/emulator`), built first
+/// if needed (cargo does nothing when it is up to date). Integration tests of another package
 /// cannot name it with CARGO_BIN_EXE_. `cargo bench` releases the build lock before it runs the
 /// bench executable, so this nested build does not deadlock.
 pub fn emulator_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("EMULATOR_BIN").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        assert!(path.is_file(), "EMULATOR_BIN={} is not a file", path.display());
+        return path;
+    }
     let exe = std::env::current_exe().expect("test executable path");
     let profile_dir = exe
         .parent()

@@ -6,8 +6,7 @@
 //!
 //! - The emulator runs as a separate process with `--no-functions` (its own Lambda functions would
 //!   consume the notification the bench hands to the handler), the `emulator` binary of the
-//!   bench's own profile: `$EMULATOR_BIN`, else `e2e_tests::emulator_binary()`, which builds it
-//!   when needed.
+//!   bench's own profile (`e2e_tests::emulator_binary()`, which builds it when needed).
 //! - Each file size is handled in a fresh process (this bench re-executes itself with
 //!   `--child`), which runs only the handler, so its peak RSS (`VmHWM`) is the handler's. A
 //!   64 MiB and a 256 MiB file show whether the peak grows with the file size (it must not).
@@ -40,12 +39,6 @@ fn main() {
     parent();
 }
 
-fn emulator_binary() -> PathBuf {
-    std::env::var_os("EMULATOR_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(e2e_tests::emulator_binary)
-}
-
 struct Emulator {
     process: Child,
     endpoint: String,
@@ -59,7 +52,7 @@ impl Drop for Emulator {
 }
 
 fn start_emulator() -> Emulator {
-    let mut process = Command::new(emulator_binary())
+    let mut process = Command::new(e2e_tests::emulator_binary())
         .args(["serve", "--port", "0", "--no-functions"])
         .env_remove("PIPELINE_CONFIG")
         .stdout(Stdio::piped())
