@@ -101,13 +101,18 @@ pub(crate) fn create_partition(glue: &Glue, req: &Request) -> Result<Value, Glue
     Ok(json!({}))
 }
 
+/// The `PartitionValues` that name one partition.
+fn partition_values(req: &Request) -> Result<Vec<String>, GlueError> {
+    string_list(
+        &Value::from(req.required_array("PartitionValues")?.to_vec()),
+        "PartitionValues",
+    )
+}
+
 pub(crate) fn get_partition(glue: &Glue, req: &Request) -> Result<Value, GlueError> {
     let db = req.required_str("DatabaseName")?;
     let table_name = req.required_str("TableName")?;
-    let values = string_list(
-        &Value::from(req.required_array("PartitionValues")?.to_vec()),
-        "PartitionValues",
-    )?;
+    let values = partition_values(req)?;
     let catalog = glue.catalog();
     let database = catalog.database(db)?;
     let table = catalog.table(db, table_name)?;
@@ -162,10 +167,7 @@ pub(crate) fn update_partition(glue: &Glue, req: &Request) -> Result<Value, Glue
 pub(crate) fn delete_partition(glue: &Glue, req: &Request) -> Result<Value, GlueError> {
     let db = req.required_str("DatabaseName")?;
     let table_name = req.required_str("TableName")?;
-    let values = string_list(
-        &Value::from(req.required_array("PartitionValues")?.to_vec()),
-        "PartitionValues",
-    )?;
+    let values = partition_values(req)?;
     let mut catalog = glue.catalog();
     let table = catalog.table_mut(db, table_name)?;
     match table.partitions.remove(&values) {

@@ -1,8 +1,8 @@
 //! Upload integrity: reads a request body while hashing it, then checks Content-MD5 and the
 //! declared `x-amz-checksum-*` value (header, or `aws-chunked` trailer named by `x-amz-trailer`).
 //!
-//! The digests come from `s3s::crypto` (the same implementations s3s uses); only the
-//! bookkeeping of which checksum a request declares is written here.
+//! The digests come from s3s (`s3s::checksum::ChecksumHasher` over `s3s::crypto`, what s3s
+//! itself uses); only the bookkeeping of which checksum a request declares is written here.
 //! AWS semantics: https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
 //! (mismatch -> `BadDigest` "The CRC32 you specified did not match the calculated checksum.";
 //! a malformed Content-MD5 -> `InvalidDigest`; objects uploaded without a checksum get a
@@ -127,10 +127,7 @@ impl ChecksumAlgo {
     }
 }
 
-pub fn b64(raw: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(raw)
-}
-
+/// The raw bytes of a base64 value (checksums travel base64-encoded).
 pub fn unb64(text: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(text.trim())
