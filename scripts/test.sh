@@ -4,6 +4,7 @@
 # installed into a private virtualenv first, so it passes on a fresh machine without set-up.
 #
 #   scripts/test.sh [cargo test arguments...]      e.g. scripts/test.sh -p file-processor
+#   (without -p/--package it tests the whole workspace)
 #
 # - The virtualenv lives in ${SKIPDB_TEST_VENV:-~/.cache/skip-the-database/test-venv} and is
 #   reused while scripts/test-requirements.txt and the Python version stay the same; otherwise it
@@ -43,7 +44,11 @@ cd "$repo"
 # integration tests), with the whole workspace's feature selection. The end-to-end tests run that
 # binary (EMULATOR_BIN) instead of building it again as `-p emulator`, whose different feature
 # selection would compile the query engine a second time.
-cargo test --workspace --no-run "$@"
+selection=(--workspace)
+for arg in "$@"; do
+    case "$arg" in -p | --package | -p?* | --package=*) selection=() ;; esac
+done
+cargo test "${selection[@]}" --no-run "$@"
 target_dir=$(cargo metadata --format-version 1 --no-deps | "$venv/bin/python3" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 export EMULATOR_BIN="${EMULATOR_BIN:-$target_dir/debug/emulator}"
-exec cargo test --workspace "$@"
+exec cargo test "${selection[@]}" "$@"
