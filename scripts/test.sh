@@ -49,6 +49,8 @@ for arg in "$@"; do
     case "$arg" in -p | --package | -p?* | --package=*) selection=() ;; esac
 done
 cargo test "${selection[@]}" --no-run "$@"
-target_dir=$(cargo metadata --format-version 1 --no-deps | "$venv/bin/python3" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-export EMULATOR_BIN="${EMULATOR_BIN:-$target_dir/debug/emulator}"
+if [[ ${#selection[@]} -gt 0 ]]; then
+    target_dir=$(cargo metadata --format-version 1 --no-deps | "$venv/bin/python3" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+    export EMULATOR_BIN="${EMULATOR_BIN:-$target_dir/debug/emulator}"
+fi
 exec cargo test "${selection[@]}" "$@"
