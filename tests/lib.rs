@@ -32,7 +32,11 @@ impl Drop for Pipeline {
 pub fn emulator_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("EMULATOR_BIN").filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
-        assert!(path.is_file(), "EMULATOR_BIN={} is not a file", path.display());
+        assert!(
+            path.is_file(),
+            "EMULATOR_BIN={} is not a file",
+            path.display()
+        );
         return path;
     }
     let exe = std::env::current_exe().expect("test executable path");

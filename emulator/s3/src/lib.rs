@@ -137,7 +137,11 @@ impl S3Emulator {
         let target = objects::bucket_of(&self.inner, bucket)?;
         let object = Arc::new(state::StoredObject {
             etag: hex::encode(s3s::crypto::Md5::checksum(&data)),
-            checksum: Some(objects::default_checksum(&data)),
+            // S3 gives an object stored without a checksum a full-object CRC64NVME.
+            checksum: Some(state::StoredChecksum::full_object(
+                checksum::ChecksumAlgo::Crc64Nvme,
+                &data,
+            )),
             data,
             last_modified: std::time::SystemTime::now(),
             headers: state::ObjectHeaders {
