@@ -39,6 +39,7 @@ pub mod clients;
 pub mod failures;
 pub mod idempotency;
 pub mod object;
+pub mod parquet_output;
 pub mod partitions;
 pub mod processor;
 pub mod settings;
