@@ -48,8 +48,15 @@ pub async fn glue(endpoint: &str) -> aws_sdk_glue::Client {
     aws_sdk_glue::Client::new(&sdk_config(endpoint).await)
 }
 
-/// Finds a CLI tool, or explains how to get it. In CI (`CI` set) a missing tool is a failure,
-/// never a silent skip; on a laptop the test says what it skipped.
+/// Whether a missing test tool must fail the test: under `scripts/test.sh` (the README's test
+/// command, which installs every tool: `SKIPDB_TEST_TOOLS=required`) and in CI (`CI` set).
+pub fn tools_required() -> bool {
+    std::env::var("SKIPDB_TEST_TOOLS").is_ok_and(|v| v == "required")
+        || std::env::var_os("CI").is_some()
+}
+
+/// Finds a CLI tool, or explains how to get it. Under the test command or in CI a missing tool
+/// is a failure, never a silent skip; a bare `cargo test` says what it skipped.
 pub fn require_tool(program: &str, install_hint: &str) -> bool {
     let found = std::process::Command::new(program)
         .arg("--version")
@@ -57,8 +64,8 @@ pub fn require_tool(program: &str, install_hint: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !found {
-        if std::env::var_os("CI").is_some() {
-            panic!("{program} is required in CI: {install_hint}");
+        if tools_required() {
+            panic!("{program} is required here: {install_hint} (scripts/test.sh installs it)");
         }
         eprintln!("SKIPPED: {program} not found ({install_hint})");
     }
