@@ -6,6 +6,12 @@
 //! failure) the multipart upload is aborted so no partial output exists; the object appears only
 //! when CompleteMultipartUpload succeeds, after the validator accepted the whole file.
 //!
+//! Parquet entities take the same path with a converter in the middle
+//! ([`crate::parquet_output`]): the body goes through the validator into Arrow batches, an
+//! encoder thread writes Parquet row groups, and the encoded bytes (not the source's) are cut
+//! into the parts of the same [`Upload`]; the output key ends in `.parquet`. The metadata, the
+//! conditional write and the abort on any error are shared with the CSV copy.
+//!
 //! S3 limits: parts are 5 MiB..5 GiB except the last, at most 10,000 per upload
 //! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html>), so the part size grows
 //! for files above `part_size * 10,000`. The upload is created with `ChecksumAlgorithm=CRC32`
@@ -17,13 +23,14 @@ use std::collections::{HashMap, VecDeque};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
-use pipeline_core::config::Entity;
+use pipeline_core::config::{Entity, OutputFormat};
 use pipeline_core::csv_check::{CsvError, CsvStats, CsvValidator};
 use pipeline_core::event::ObjectRef;
 use tokio::task::JoinHandle;
 
 use crate::failures::{self, Failure};
 use crate::idempotency::{normalize_etag, Existing, SourceMarker, WriteCondition};
+use crate::parquet_output::{self, ConvertError, EncodedPart};
 
 /// The smallest part S3 accepts (all parts but the last).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
@@ -144,9 +151,21 @@ pub async fn copy_validated(
     let size = response
         .content_length()
         .and_then(|n| u64::try_from(n).ok());
-    let part_size = effective_part_size(job.tuning.part_size, size);
-    let mut upload = Upload::new(s3, &job, &marker, part_size);
-    let result = stream(response.body, &job, &source_uri, part_size, &mut upload).await;
+    let format = job.entity.format;
+    // A Parquet file is usually much smaller than its CSV, but not always (short strings without
+    // compression): the part size is chosen for twice the source, so 10,000 parts always do.
+    let output_bound = match format {
+        OutputFormat::Csv => size,
+        OutputFormat::Parquet => size.map(|s| s.saturating_mul(2)),
+    };
+    let part_size = effective_part_size(job.tuning.part_size, output_bound);
+    let mut upload = Upload::new(s3, &job, &marker, part_size, content_type(format));
+    let result = match format {
+        OutputFormat::Csv => stream(response.body, &job, &source_uri, part_size, &mut upload).await,
+        OutputFormat::Parquet => {
+            stream_parquet(response.body, &job, &source_uri, part_size, &mut upload).await
+        }
+    };
     match result {
         Ok(stats) => {
             let parts = upload.finish().await?;
@@ -175,6 +194,41 @@ pub fn effective_part_size(part_size: usize, size: Option<u64>) -> usize {
     floor.max(needed) as usize
 }
 
+fn content_type(format: OutputFormat) -> &'static str {
+    match format {
+        OutputFormat::Csv => CSV_CONTENT_TYPE,
+        OutputFormat::Parquet => parquet_output::PARQUET_CONTENT_TYPE,
+    }
+}
+
+/// The error of an invalid file, worded the same for both formats.
+fn csv_failure(source_uri: &str, error: CsvError) -> Failure {
+    Failure {
+        class: error.class(),
+        reason: format!("{source_uri}: {error}"),
+    }
+}
+
+/// The next chunk of the source body, `None` at its end.
+async fn next_chunk(body: &mut ByteStream, source_uri: &str) -> Result<Option<Bytes>, Failure> {
+    // No SDK timeout covers the body once GetObject has returned its headers, so a stalled read
+    // is bounded here.
+    let next = tokio::time::timeout(BODY_STALL_TIMEOUT, body.try_next())
+        .await
+        .map_err(|_| {
+            Failure::transient(format!(
+                "{source_uri}: reading the object stalled for {} s",
+                BODY_STALL_TIMEOUT.as_secs()
+            ))
+        })?;
+    next.map_err(|error| {
+        Failure::transient(format!(
+            "{source_uri}: reading the object failed: {}",
+            failures::describe(&error)
+        ))
+    })
+}
+
 /// Feeds every chunk to the validator, then hands full parts to the upload.
 async fn stream(
     mut body: ByteStream,
@@ -185,41 +239,84 @@ async fn stream(
 ) -> Result<CsvStats, Failure> {
     let mut validator = CsvValidator::new(job.entity);
     let mut buffer = BytesMut::with_capacity(part_size);
-    let csv_failure = |error: CsvError| Failure {
-        class: error.class(),
-        reason: format!("{source_uri}: {error}"),
-    };
-    loop {
-        // No SDK timeout covers the body once GetObject has returned its headers, so a stalled
-        // read is bounded here.
-        let next = tokio::time::timeout(BODY_STALL_TIMEOUT, body.try_next())
-            .await
-            .map_err(|_| {
-                Failure::transient(format!(
-                    "{source_uri}: reading the object stalled for {} s",
-                    BODY_STALL_TIMEOUT.as_secs()
-                ))
-            })?;
-        let chunk = match next {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(error) => {
-                return Err(Failure::transient(format!(
-                    "{source_uri}: reading the object failed: {}",
-                    failures::describe(&error)
-                )))
-            }
-        };
-        validator.feed(&chunk).map_err(csv_failure)?;
+    while let Some(chunk) = next_chunk(&mut body, source_uri).await? {
+        validator
+            .feed(&chunk)
+            .map_err(|e| csv_failure(source_uri, e))?;
         buffer.extend_from_slice(&chunk);
         while buffer.len() >= part_size {
             let part = buffer.split_to(part_size).freeze();
             upload.push_part(part).await?;
         }
     }
-    let stats = validator.finish().map_err(csv_failure)?;
+    let stats = validator.finish().map_err(|e| csv_failure(source_uri, e))?;
     upload.set_tail(buffer.freeze());
     Ok(stats)
+}
+
+/// Why the feeding side of a conversion stopped.
+enum FeedError {
+    /// Its own failure (invalid file, body read): the one to report.
+    Failed(Failure),
+    /// The encoder went away; the output side holds the reason.
+    EncoderStopped,
+}
+
+/// Converts the body to Parquet while uploading the encoded parts: the feeding side (body ->
+/// validator -> Arrow batches) and the output side (encoded parts -> `upload`) run concurrently
+/// in this task, the encoder on its own thread. Each side owns its channel end, so when one side
+/// fails and returns, the other sees its channel close and stops too: nothing waits forever.
+async fn stream_parquet(
+    mut body: ByteStream,
+    job: &CopyJob<'_>,
+    source_uri: &str,
+    part_size: usize,
+    upload: &mut Upload<'_>,
+) -> Result<CsvStats, Failure> {
+    let convert_failure = |error: ConvertError| match error {
+        ConvertError::Csv(error) => csv_failure(source_uri, error),
+        ConvertError::Encode(_) => Failure::permanent(format!("{source_uri}: {error}")),
+        ConvertError::Stopped(_) | ConvertError::Spawn(_) => {
+            Failure::transient(format!("{source_uri}: {error}"))
+        }
+    };
+    let (mut input, mut output) =
+        parquet_output::start(job.entity, part_size).map_err(convert_failure)?;
+    let feed = async move {
+        let fail = |error: ConvertError| match error {
+            ConvertError::Stopped(_) => FeedError::EncoderStopped,
+            other => FeedError::Failed(convert_failure(other)),
+        };
+        while let Some(chunk) = next_chunk(&mut body, source_uri)
+            .await
+            .map_err(FeedError::Failed)?
+        {
+            input.feed(&chunk).await.map_err(fail)?;
+        }
+        input.finish().await.map_err(fail)
+    };
+    let drain = async move {
+        while let Some(part) = output.next().await {
+            match part.map_err(convert_failure)? {
+                EncodedPart::Full(bytes) => upload.push_part(bytes).await?,
+                EncodedPart::Last(bytes) => {
+                    upload.set_tail(bytes);
+                    return Ok(true);
+                }
+            }
+        }
+        Ok::<bool, Failure>(false)
+    };
+    let (fed, drained) = tokio::join!(feed, drain);
+    match (fed, drained) {
+        (Err(FeedError::Failed(failure)), _) => Err(failure),
+        (Err(FeedError::EncoderStopped), Err(failure)) => Err(failure),
+        (Ok(_), Err(failure)) => Err(failure),
+        (Ok(stats), Ok(true)) => Ok(stats),
+        (Err(FeedError::EncoderStopped), Ok(_)) | (Ok(_), Ok(false)) => Err(Failure::transient(
+            format!("{source_uri}: the Parquet encoder stopped before the end of the file"),
+        )),
+    }
 }
 
 /// The output side: nothing until the first full part; then a multipart upload.
@@ -237,6 +334,7 @@ struct Upload<'a> {
     tail: Bytes,
     /// Only the first part may be smaller than `part_size` when there is one part in all.
     part_size: usize,
+    content_type: &'static str,
 }
 
 impl<'a> Upload<'a> {
@@ -245,6 +343,7 @@ impl<'a> Upload<'a> {
         job: &'a CopyJob<'a>,
         marker: &SourceMarker,
         part_size: usize,
+        content_type: &'static str,
     ) -> Self {
         Upload {
             s3,
@@ -259,6 +358,7 @@ impl<'a> Upload<'a> {
             completed: Vec::new(),
             tail: Bytes::new(),
             part_size,
+            content_type,
         }
     }
 
@@ -316,7 +416,7 @@ impl<'a> Upload<'a> {
             .create_multipart_upload()
             .bucket(self.bucket)
             .key(self.key)
-            .content_type(CSV_CONTENT_TYPE)
+            .content_type(self.content_type)
             .set_metadata(Some(self.metadata.clone()))
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
@@ -393,7 +493,7 @@ impl<'a> Upload<'a> {
             .put_object()
             .bucket(self.bucket)
             .key(self.key)
-            .content_type(CSV_CONTENT_TYPE)
+            .content_type(self.content_type)
             .set_metadata(Some(self.metadata.clone()))
             .body(ByteStream::from(std::mem::take(&mut self.tail)));
         let request = match &self.condition {
