@@ -348,7 +348,7 @@ mod tests {
         let table = table_input(&config, &config.entities["sales"]);
         let json = serde_json::to_value(&table).unwrap();
         assert_eq!(json["Parameters"]["classification"], "parquet");
-        assert_eq!(json["Parameters"]["parquet.compression"], "SNAPPY");
+        assert_eq!(json["Parameters"]["parquet.compression"], "ZSTD");
         assert!(json["Parameters"].get("skip.header.line.count").is_none());
         let sd = &json["StorageDescriptor"];
         assert_eq!(sd["SerdeInfo"]["SerializationLibrary"], PARQUET_SERDE);

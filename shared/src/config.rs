@@ -140,8 +140,10 @@ impl OutputFormat {
 /// (<https://docs.aws.amazon.com/athena/latest/ug/compression-support-hive.html>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ParquetCompression {
-    #[default]
     Snappy,
+    /// The default: in the `parquet` bench (1 GiB sales CSV) about 5% slower to write than
+    /// Snappy and about 5x smaller (66 vs 330 MiB), and Athena bills the bytes it scans.
+    #[default]
     Zstd,
     None,
 }

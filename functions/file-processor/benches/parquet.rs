@@ -215,7 +215,16 @@ fn print_bench_lines(summary: &[Summary]) {
 
 fn run_ours(csv: &Path, dir: &Path, codec: ParquetCompression) -> Option<Run> {
     let out = dir.join(format!("ours-{}.parquet", codec.name()));
+    // The child runs with the function's configured environment (MALLOC_MMAP_THRESHOLD_, ...),
+    // as the emulator and Lambda run the handler.
+    let config = pipeline_core::Config::embedded_default().unwrap();
+    let environment = config
+        .functions
+        .get(file_processor_name())
+        .map(|f| f.environment.clone())
+        .unwrap_or_default();
     let output = Command::new(std::env::current_exe().unwrap())
+        .envs(environment)
         .arg("--convert")
         .arg(csv)
         .arg(&out)
@@ -231,6 +240,10 @@ fn run_ours(csv: &Path, dir: &Path, codec: ParquetCompression) -> Option<Run> {
     }
     std::fs::remove_file(&out).ok();
     run
+}
+
+fn file_processor_name() -> &'static str {
+    pipeline_core::config::DEFAULT_FUNCTION_NAME
 }
 
 fn run_python(
