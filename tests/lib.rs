@@ -56,22 +56,50 @@ pub fn emulator_binary() -> PathBuf {
     emulator
 }
 
+/// How to start the emulator, beyond the README's plain `emulator serve`.
+#[derive(Debug, Default)]
+pub struct StartOptions {
+    /// `--config PATH` instead of the embedded config.
+    pub config: Option<PathBuf>,
+    /// Where the emulator's output (its log and its functions' logs) goes; inherited if `None`.
+    pub log_file: Option<PathBuf>,
+}
+
 impl Pipeline {
     /// `emulator serve --port <free>` with the embedded config; waits for /_emulator/health.
     pub async fn start() -> Pipeline {
+        Pipeline::start_with(StartOptions::default()).await
+    }
+
+    /// `emulator serve` as [`Pipeline::start`], with `options`.
+    pub async fn start_with(options: StartOptions) -> Pipeline {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(emulator_binary())
-            .args(["serve", "--port", &port.to_string()])
+        let mut command = Command::new(emulator_binary());
+        command.args(["serve", "--port", &port.to_string()]);
+        if let Some(config) = &options.config {
+            command.arg("--config").arg(config);
+        }
+        let (stdout, stderr) = match &options.log_file {
+            Some(path) => {
+                let file = std::fs::File::create(path).expect("log file");
+                (
+                    Stdio::from(file.try_clone().expect("log file")),
+                    Stdio::from(file),
+                )
+            }
+            None => (Stdio::inherit(), Stdio::inherit()),
+        };
+        let mut child = command
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             )
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("emulator starts");
         let url = format!("http://127.0.0.1:{port}");
@@ -87,6 +115,10 @@ impl Pipeline {
                 if reply.starts_with("HTTP/1.1 200") {
                     break;
                 }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = options.log_file.as_ref().map(std::fs::read_to_string);
+                panic!("the emulator exited ({status}) before it was healthy: {log:?}");
             }
             assert!(
                 Instant::now() < deadline,

@@ -20,9 +20,9 @@ use crate::schema::ColumnType;
 /// Default `resources.max_receive_count` (Lambda guidance: at least 5, so that throttling alone
 /// does not send messages to the DLQ).
 pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
-/// Default `resources.visibility_timeout_seconds` (6 x a 30 s function timeout, per the Lambda
-/// guidance for SQS event sources).
-pub const DEFAULT_VISIBILITY_TIMEOUT_SECONDS: u32 = 180;
+/// Default `resources.visibility_timeout_seconds` (6 x the default 120 s function timeout, per the
+/// Lambda guidance for SQS event sources).
+pub const DEFAULT_VISIBILITY_TIMEOUT_SECONDS: u32 = 720;
 /// Default `entities.*.csv.max_record_bytes`: 1 MiB per record (line).
 pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1024 * 1024;
 /// Default `entities.*.parquet.row_group_rows`: parquet-rs' own default row group length.
@@ -69,7 +69,7 @@ pub struct Resources {
     pub dead_letter_queue: String,
     /// Redrive policy `maxReceiveCount` (1..=1000); default 5.
     pub max_receive_count: u32,
-    /// Queue `VisibilityTimeout` (0..=43200); default 180.
+    /// Queue `VisibilityTimeout` (0..=43200); default 720.
     pub visibility_timeout_seconds: u32,
 }
 

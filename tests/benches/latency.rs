@@ -442,6 +442,17 @@ async fn main() {
         "(percentiles: nearest rank; poll round every {POLL_EVERY:?}, first-seen = response time)"
     );
     println!("==============================================================================");
+    // The summary lines scripts/bench.sh collects (convention at the top of that script).
+    if !inits.is_empty() {
+        let median = percentile(&inits, 50.0);
+        println!("BENCH|latency|file-processor cold start median|emulator|{median:.2}|ms");
+    }
+    if !latencies.is_empty() {
+        for p in [50.0, 99.0] {
+            let value = ms(percentile(&latencies, p));
+            println!("BENCH|latency|PutObject -> partition p{p:.0}|emulator|{value:.1}|ms");
+        }
+    }
     for line in problems.iter().take(10) {
         println!("log: {line}");
     }

@@ -203,3 +203,251 @@ async fn csv_files_become_partitions_and_bad_files_reach_the_dlq() {
     })
     .await;
 }
+
+/// A file that cannot be processed within the function's timeout (1 GiB-class drops on a small
+/// timeout): the handler stops cleanly before the deadline each time (never a sandbox timeout),
+/// aborts its multipart upload, and on the last receive the queue allows it sends the file to the
+/// DLQ itself with a reason naming the size, the progress and the fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_too_big_for_the_timeout_reaches_the_dlq_with_a_reason_and_nothing_behind() {
+    let dir = std::env::temp_dir().join(format!("skipdb-deadline-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(pipeline_core::config::EMBEDDED_PIPELINE_JSON).unwrap();
+    // 2 s timeout, two receives: the whole drill takes seconds, not the 15 minutes of defaults.
+    config["aws"]["account_id"] = "000000000000".into();
+    config["resources"]["max_receive_count"] = 2.into();
+    config["resources"]["visibility_timeout_seconds"] = 12.into();
+    let function = &mut config["functions"]["file-processor"];
+    function["timeout_seconds"] = 2.into();
+    function["environment"]["PART_SIZE_MIB"] = "5".into();
+    function["environment"]["RUST_LOG"] = "info".into();
+    let config_path = dir.join("pipeline.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let log_path = dir.join("emulator.log");
+    let pipeline = e2e_tests::Pipeline::start_with(e2e_tests::StartOptions {
+        config: Some(config_path),
+        log_file: Some(log_path.clone()),
+    })
+    .await;
+    let config = Config::embedded_default().unwrap();
+    let r = &config.resources;
+    let (s3, sqs) = (pipeline.s3().await, pipeline.sqs().await);
+
+    // 256 MiB of valid sales rows: far more than 2 s of work for the handler in any profile.
+    let mut csv = String::from("transaction_id,customer_id,amount,transaction_date\n");
+    let mut n = 0u64;
+    while csv.len() < 256 << 20 {
+        csv.push_str(&format!(
+            "T{n:09},C{:06},{}.{:02},2024-04-01\n",
+            n % 99_991,
+            n % 9_973,
+            n % 100
+        ));
+        n += 1;
+    }
+    s3.put_object()
+        .bucket(&r.source_bucket)
+        .key("sales_data_2024_04_01.csv")
+        .body(ByteStream::from(csv.into_bytes()))
+        .send()
+        .await
+        .unwrap();
+
+    let dlq_url = sqs
+        .get_queue_url()
+        .queue_name(&r.dead_letter_queue)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let (class, reason) = eventually(Duration::from_secs(90), "the DLQ entry", || {
+        let (sqs, dlq_url) = (sqs.clone(), dlq_url.clone());
+        async move {
+            let got = sqs
+                .receive_message()
+                .queue_url(&dlq_url)
+                .message_attribute_names("All")
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .ok()?;
+            let attrs = got.messages().first()?.message_attributes()?.clone();
+            let text = |name: &str| {
+                attrs
+                    .get(name)
+                    .and_then(|a| a.string_value())
+                    .map(str::to_owned)
+            };
+            Some((text("error_class")?, text("error_reason")?))
+        }
+    })
+    .await;
+    assert_eq!(class, "transient", "{reason}");
+    for part in [
+        "sales_data_2024_04_01.csv: stopped after processing ",
+        " of 256 MiB in ",
+        "before the function's 2 s timeout",
+        "the upload was aborted and nothing was written",
+        "timeout_seconds",
+        "(gave up on receive 2 of the queue's maxReceiveCount 2)",
+    ] {
+        assert!(reason.contains(part), "{part:?} not in {reason}");
+    }
+
+    let table = &config.entities["sales"].table_name;
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&r.analytics_bucket)
+        .prefix(format!("{table}/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.contents().is_empty(), "no output: {listed:?}");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        !log.contains("Sandbox.Timedout") && !log.contains("Task timed out"),
+        "{log}"
+    );
+    // Both receives ended in a clean stop (a file line with outcome retry), and every
+    // invocation has its REPORT line: the function returned before its deadline each time.
+    assert_eq!(log.matches(r#""outcome":"retry""#).count(), 2, "{log}");
+    assert_eq!(
+        log.matches("REPORT RequestId").count(),
+        log.matches("START RequestId").count(),
+        "{log}"
+    );
+    // Every multipart upload the handler started was aborted: a part sent to it now is refused.
+    let upload_ids: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("multipart upload aborted"))
+        .filter_map(|line| line.split("upload_id=").nth(1)?.split_whitespace().next())
+        .collect();
+    assert_eq!(upload_ids.len(), 2, "one aborted upload per attempt: {log}");
+    for upload_id in upload_ids {
+        let refused = s3
+            .upload_part()
+            .bucket(&r.analytics_bucket)
+            .key(format!(
+                "{table}/year=2024/month=04/day=01/sales_data_2024_04_01.csv"
+            ))
+            .upload_id(upload_id)
+            .part_number(1)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            aws_sdk_s3::error::ProvideErrorMetadata::code(&refused),
+            Some("NoSuchUpload"),
+            "{refused:?}"
+        );
+    }
+}
+
+/// A source uploaded in parts (what `aws s3 cp` does above 8 MiB) carries a composite checksum
+/// the SDK cannot validate; the handler must process it without logging any warning.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multipart_source_is_processed_without_a_warning() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+    let dir = std::env::temp_dir().join(format!("skipdb-multipart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_path = dir.join("emulator.log");
+    let pipeline = e2e_tests::Pipeline::start_with(e2e_tests::StartOptions {
+        config: None,
+        log_file: Some(log_path.clone()),
+    })
+    .await;
+    let config = Config::embedded_default().unwrap();
+    let r = &config.resources;
+    let s3 = pipeline.s3().await;
+    let mut csv = String::from("transaction_id,customer_id,amount,transaction_date\n");
+    let mut n = 0u64;
+    while csv.len() < 12 << 20 {
+        csv.push_str(&format!(
+            "T{n:09},C{:06},{}.{:02},2024-04-02\n",
+            n % 99_991,
+            n % 9_973,
+            n % 100
+        ));
+        n += 1;
+    }
+    let key = "sales_data_2024_04_02.csv";
+    let created = s3
+        .create_multipart_upload()
+        .bucket(&r.source_bucket)
+        .key(key)
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    let upload_id = created.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (index, chunk) in csv.as_bytes().chunks(8 << 20).enumerate() {
+        let number = index as i32 + 1;
+        let part = s3
+            .upload_part()
+            .bucket(&r.source_bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(part.e_tag().map(str::to_owned))
+                .set_checksum_crc32(part.checksum_crc32().map(str::to_owned))
+                .build(),
+        );
+    }
+    let completed = s3
+        .complete_multipart_upload()
+        .bucket(&r.source_bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        completed
+            .checksum_crc32()
+            .is_some_and(|c| c.ends_with("-2")),
+        "{completed:?}"
+    );
+
+    let table = &config.entities["sales"].table_name;
+    let output = format!("{table}/year=2024/month=04/day=02/{key}");
+    let body = eventually(WAIT, "the output", || {
+        let (s3, bucket, output) = (s3.clone(), r.analytics_bucket.clone(), output.clone());
+        async move {
+            let got = s3
+                .get_object()
+                .bucket(bucket)
+                .key(output)
+                .send()
+                .await
+                .ok()?;
+            Some(got.body.collect().await.ok()?.into_bytes())
+        }
+    })
+    .await;
+    assert_eq!(body.len(), csv.len());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(" WARN ") || line.contains("part-level checksum"))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert!(log.contains(r#""outcome":"processed""#), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

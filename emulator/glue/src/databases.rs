@@ -1,13 +1,11 @@
 //! Database operations: CreateDatabase, GetDatabase, GetDatabases, DeleteDatabase, and the
 //! in-process `ensure_database` used by bootstrap.
 
-use std::collections::BTreeMap;
-
 use serde_json::{json, Map, Value};
 
 use crate::errors::GlueError;
 use crate::protocol::{paginate, Request};
-use crate::state::{normalize_name, now_epoch_seconds, Database};
+use crate::state::{normalize_name, Database};
 use crate::Glue;
 
 /// GetDatabases: "Valid Range: Minimum value of 1. Maximum value of 100."
@@ -37,15 +35,9 @@ pub(crate) fn create_database(glue: &Glue, req: &Request) -> Result<Value, GlueE
             "Database already exists: {name}"
         )));
     }
-    catalog.databases.insert(
-        name.clone(),
-        Database {
-            name,
-            input,
-            create_time: now_epoch_seconds(),
-            tables: BTreeMap::new(),
-        },
-    );
+    catalog
+        .databases
+        .insert(name.clone(), Database::new(name, input));
     Ok(json!({}))
 }
 
@@ -102,15 +94,9 @@ pub(crate) fn ensure_database(glue: &Glue, database_input: Value) -> Result<(), 
     match catalog.databases.get_mut(&name) {
         Some(existing) => existing.input = input,
         None => {
-            catalog.databases.insert(
-                name.clone(),
-                Database {
-                    name,
-                    input,
-                    create_time: now_epoch_seconds(),
-                    tables: BTreeMap::new(),
-                },
-            );
+            catalog
+                .databases
+                .insert(name.clone(), Database::new(name, input));
         }
     }
     Ok(())

@@ -201,11 +201,16 @@ pub(crate) fn batch_create_partition(glue: &Glue, req: &Request) -> Result<Value
                 .map(|e| error_entry(&values, &e))
         })
         .collect();
-    Ok(if errors.is_empty() {
+    Ok(batch_errors(errors))
+}
+
+/// A batch write's answer: `Errors` lists the entries that failed, when any did.
+fn batch_errors(errors: Vec<Value>) -> Value {
+    if errors.is_empty() {
         json!({})
     } else {
         json!({ "Errors": errors })
-    })
+    }
 }
 
 /// Partitions that do not exist are left out of the answer without an error (what AWS does);
@@ -252,11 +257,7 @@ pub(crate) fn batch_delete_partition(glue: &Glue, req: &Request) -> Result<Value
         .filter(|values| table.partitions.remove(*values).is_none())
         .map(|values| error_entry(values, &GlueError::partition_not_found(values)))
         .collect();
-    Ok(if errors.is_empty() {
-        json!({})
-    } else {
-        json!({ "Errors": errors })
-    })
+    Ok(batch_errors(errors))
 }
 
 /// GetPartitions: partitions in value order, filtered by `Expression`, `MaxResults` per page

@@ -111,6 +111,16 @@ impl Catalog {
 }
 
 impl Database {
+    /// A new, empty database created now.
+    pub fn new(name: String, input: Map<String, Value>) -> Self {
+        Self {
+            name,
+            input,
+            create_time: now_epoch_seconds(),
+            tables: BTreeMap::new(),
+        }
+    }
+
     pub fn render(&self, account_id: &str) -> Value {
         let mut out = self.input.clone();
         out.insert("Name".into(), Value::String(self.name.clone()));

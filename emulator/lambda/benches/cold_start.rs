@@ -47,13 +47,15 @@ fn function_command() -> (Vec<String>, Vec<(String, String)>) {
 fn report(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let median = ms(samples[samples.len() / 2]);
     println!(
-        "{label:<30} min {:>8.2} ms   median {:>8.2} ms   max {:>8.2} ms   (n={})",
+        "{label:<30} min {:>8.2} ms   median {median:>8.2} ms   max {:>8.2} ms   (n={})",
         ms(samples[0]),
-        ms(samples[samples.len() / 2]),
         ms(samples[samples.len() - 1]),
         samples.len()
     );
+    // The summary line scripts/bench.sh collects (convention at the top of that script).
+    println!("BENCH|cold_start|{label} median|emulator|{median:.2}|ms");
 }
 
 #[tokio::main]

@@ -171,108 +171,21 @@ impl Instance {
         payload: Bytes,
     ) -> (InvocationResult, bool) {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let mut init_duration = None;
-        if !self.ready {
-            match self.wait_for_init(spec).await {
-                Ok(duration) => {
-                    self.ready = true;
-                    init_duration = Some(duration);
-                    self.log.line(&format!(
-                        "INIT Duration: {:.2} ms\tInstance: {}\t(spawn to first /next)",
-                        millis(duration),
-                        self.id
-                    ));
-                }
-                Err(FailureWithBody(kind, body)) => {
-                    self.kill().await;
-                    let mut result = self.failed(&request_id, kind, spec, Duration::ZERO, None);
-                    if !body.is_empty() {
-                        result.payload = body;
-                    }
-                    return (result, false);
-                }
-            }
-        }
+        let init_duration = match self.ensure_ready(spec, &request_id).await {
+            Ok(init_duration) => init_duration,
+            Err(failed) => return (failed, false),
+        };
 
         self.log.begin(&request_id);
         self.log
             .line(&format!("START RequestId: {request_id} Version: $LATEST"));
         let started = Instant::now();
-        let deadline = started + spec.timeout();
-        let (reply_tx, mut reply_rx) = oneshot::channel();
-        let invocation = Invocation {
-            request_id: request_id.clone(),
-            payload,
-            deadline_epoch_ms: epoch_ms(SystemTime::now() + spec.timeout()),
-            trace_id: trace_id(),
-            reply: reply_tx,
-        };
-        let outcome: Result<Bytes, FailureWithBody> = if self
-            .invocations
-            .send(invocation)
-            .await
-            .is_err()
-        {
-            Err(FailureKind::Crash("the runtime API listener is gone".into()).into())
-        } else {
-            loop {
-                tokio::select! {
-                    biased;
-                    reply = &mut reply_rx => break match reply {
-                        Ok(RuntimeReply::Response(body)) => Ok(body),
-                        Ok(RuntimeReply::Error { error_type, body }) => {
-                            Err(FailureWithBody(FailureKind::Function(error_type), body))
-                        }
-                        Ok(RuntimeReply::TooLarge(size)) => {
-                            self.log.line(&format!("response of {size} bytes is over the 6 MB limit"));
-                            Err(FailureKind::ResponseTooLarge.into())
-                        }
-                        // The runtime asked for the next event without answering this one.
-                        Err(_) => Err(FailureKind::Function("Runtime.InvalidNext".into()).into()),
-                    },
-                    status = self.child.wait() => break Err(FailureKind::Crash(describe_exit(status)).into()),
-                    Some(signal) = self.signals.recv() => {
-                        if let Signal::InitError { error_type, body } = signal {
-                            break Err(FailureWithBody(FailureKind::InitError(error_type), body));
-                        }
-                    }
-                    _ = tokio::time::sleep_until(deadline.into()) => break Err(FailureKind::Timeout.into()),
-                }
-            }
-        };
+        let outcome = self.run(spec, &request_id, payload, started).await;
         let duration = started.elapsed();
         let max_memory_mb = self.child.id().and_then(max_memory_used_mb);
-        let (result, reusable) = match outcome {
-            Ok(body) => (
-                InvocationResult {
-                    request_id: request_id.clone(),
-                    payload: body,
-                    failure: None,
-                    duration,
-                    init_duration,
-                    log_tail: String::new(),
-                },
-                true,
-            ),
-            Err(FailureWithBody(kind, body)) => {
-                let reusable = matches!(kind, FailureKind::Function(_));
-                if !reusable {
-                    if kind == FailureKind::Timeout {
-                        self.log.line(&format!(
-                            "{} {request_id} Task timed out after {:.2} seconds",
-                            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                            spec.timeout().as_secs_f64()
-                        ));
-                    }
-                    self.kill().await;
-                }
-                let mut result = self.failed(&request_id, kind, spec, duration, init_duration);
-                if !body.is_empty() {
-                    result.payload = body;
-                }
-                (result, reusable)
-            }
-        };
+        let (mut result, reusable) = self
+            .settle(spec, &request_id, outcome, duration, init_duration)
+            .await;
         self.log.line(&format!("END RequestId: {request_id}"));
         self.log.line(&report_line(
             &request_id,
@@ -281,8 +194,121 @@ impl Instance {
             max_memory_mb,
             init_duration,
         ));
-        let mut result = result;
         result.log_tail = self.log.end();
+        (result, reusable)
+    }
+
+    /// Init phase of a fresh environment: waits for the first `/next` and logs the `INIT`
+    /// line. Gives the cold start's duration (None for a warm environment), or the failed
+    /// result after killing a process whose init failed.
+    async fn ensure_ready(
+        &mut self,
+        spec: &FunctionSpec,
+        request_id: &str,
+    ) -> Result<Option<Duration>, InvocationResult> {
+        if self.ready {
+            return Ok(None);
+        }
+        match self.wait_for_init(spec).await {
+            Ok(duration) => {
+                self.ready = true;
+                self.log.line(&format!(
+                    "INIT Duration: {:.2} ms\tInstance: {}\t(spawn to first /next)",
+                    millis(duration),
+                    self.id
+                ));
+                Ok(Some(duration))
+            }
+            Err(failure) => {
+                self.kill().await;
+                Err(failed(request_id, failure, spec, Duration::ZERO, None))
+            }
+        }
+    }
+
+    /// Invoke phase: hands the event to the runtime and waits for its answer, an init error,
+    /// the process's exit or the deadline, whichever comes first.
+    async fn run(
+        &mut self,
+        spec: &FunctionSpec,
+        request_id: &str,
+        payload: Bytes,
+        started: Instant,
+    ) -> Result<Bytes, FailureWithBody> {
+        let deadline = started + spec.timeout();
+        let (reply_tx, mut reply_rx) = oneshot::channel();
+        let invocation = Invocation {
+            request_id: request_id.to_owned(),
+            payload,
+            deadline_epoch_ms: epoch_ms(SystemTime::now() + spec.timeout()),
+            trace_id: trace_id(),
+            reply: reply_tx,
+        };
+        if self.invocations.send(invocation).await.is_err() {
+            return Err(FailureKind::Crash("the runtime API listener is gone".into()).into());
+        }
+        loop {
+            tokio::select! {
+                biased;
+                reply = &mut reply_rx => return match reply {
+                    Ok(RuntimeReply::Response(body)) => Ok(body),
+                    Ok(RuntimeReply::Error { error_type, body }) => {
+                        Err(FailureWithBody(FailureKind::Function(error_type), body))
+                    }
+                    Ok(RuntimeReply::TooLarge(size)) => {
+                        self.log.line(&format!("response of {size} bytes is over the 6 MB limit"));
+                        Err(FailureKind::ResponseTooLarge.into())
+                    }
+                    // The runtime asked for the next event without answering this one.
+                    Err(_) => Err(FailureKind::Function("Runtime.InvalidNext".into()).into()),
+                },
+                status = self.child.wait() => return Err(FailureKind::Crash(describe_exit(status)).into()),
+                Some(signal) = self.signals.recv() => {
+                    if let Signal::InitError { error_type, body } = signal {
+                        return Err(FailureWithBody(FailureKind::InitError(error_type), body));
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => return Err(FailureKind::Timeout.into()),
+            }
+        }
+    }
+
+    /// Turns the outcome into the result; only a function error leaves the environment
+    /// reusable, every other failure kills the process.
+    async fn settle(
+        &mut self,
+        spec: &FunctionSpec,
+        request_id: &str,
+        outcome: Result<Bytes, FailureWithBody>,
+        duration: Duration,
+        init_duration: Option<Duration>,
+    ) -> (InvocationResult, bool) {
+        let failure = match outcome {
+            Ok(body) => {
+                let result = InvocationResult {
+                    request_id: request_id.to_owned(),
+                    payload: body,
+                    failure: None,
+                    duration,
+                    init_duration,
+                    log_tail: String::new(),
+                };
+                return (result, true);
+            }
+            Err(failure) => failure,
+        };
+        let reusable = matches!(failure.0, FailureKind::Function(_));
+        if !reusable {
+            if failure.0 == FailureKind::Timeout {
+                self.log.line(&format!(
+                    "{} {request_id} Task timed out after {:.2} seconds",
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    spec.timeout().as_secs_f64()
+                ));
+            }
+            self.kill().await;
+        }
+        let result = failed(request_id, failure, spec, duration, init_duration);
         (result, reusable)
     }
 
@@ -317,25 +343,6 @@ impl Instance {
         }
     }
 
-    /// A failed result with the error document Lambda returns for this kind of failure.
-    fn failed(
-        &self,
-        request_id: &str,
-        kind: FailureKind,
-        spec: &FunctionSpec,
-        duration: Duration,
-        init_duration: Option<Duration>,
-    ) -> InvocationResult {
-        InvocationResult {
-            request_id: request_id.to_owned(),
-            payload: error_document(request_id, &kind, spec),
-            failure: Some(kind),
-            duration,
-            init_duration,
-            log_tail: String::new(),
-        }
-    }
-
     /// Kills the process and reaps it.
     pub async fn kill(&mut self) {
         let _ = self.child.start_kill();
@@ -345,6 +352,30 @@ impl Instance {
 
 /// A failure plus the body the runtime posted for it (empty when there is none).
 struct FailureWithBody(FailureKind, Bytes);
+
+/// A failed result: the body the runtime posted, else the error document Lambda returns for
+/// this kind of failure.
+fn failed(
+    request_id: &str,
+    FailureWithBody(kind, body): FailureWithBody,
+    spec: &FunctionSpec,
+    duration: Duration,
+    init_duration: Option<Duration>,
+) -> InvocationResult {
+    let payload = if body.is_empty() {
+        error_document(request_id, &kind, spec)
+    } else {
+        body
+    };
+    InvocationResult {
+        request_id: request_id.to_owned(),
+        payload,
+        failure: Some(kind),
+        duration,
+        init_duration,
+        log_tail: String::new(),
+    }
+}
 
 impl From<FailureKind> for FailureWithBody {
     fn from(kind: FailureKind) -> Self {

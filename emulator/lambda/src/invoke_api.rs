@@ -16,6 +16,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::function::Function;
+use crate::instance::InvocationResult;
 use crate::runtime_api::MAX_RESPONSE_BYTES;
 use crate::Lambda;
 
@@ -65,19 +66,49 @@ pub async fn handle(lambda: &Lambda, req: Request<Bytes>) -> Response<Body> {
     }
 }
 
-async fn invoke(lambda: &Lambda, name: &str, req: Request<Bytes>) -> Response<Body> {
-    let Some(function) = resolve(lambda, name, req.uri().query()) else {
-        return not_found(lambda, name);
-    };
+/// How the caller wants the function run (`X-Amz-Invocation-Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InvocationType {
+    RequestResponse,
+    Event,
+    DryRun,
+}
+
+/// An Invoke request, checked before anything runs.
+#[derive(Debug)]
+struct InvokeRequest {
+    invocation_type: InvocationType,
+    /// `X-Amz-Log-Type: Tail`.
+    tail: bool,
+    payload: Bytes,
+}
+
+/// Why an Invoke request is refused before anything runs: its restJson1 error.
+#[derive(Debug, PartialEq, Eq)]
+struct Refused {
+    status: StatusCode,
+    error_type: &'static str,
+    message: String,
+}
+
+impl Refused {
+    fn new(status: StatusCode, error_type: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            error_type,
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads an Invoke request.
+fn parse_invoke(req: &Request<Bytes>) -> Result<InvokeRequest, Refused> {
     let header = |h: &str| {
         req.headers()
             .get(h)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
-            .to_owned()
     };
-    let invocation_type = header("x-amz-invocation-type");
-    let tail = header("x-amz-log-type").eq_ignore_ascii_case("tail");
     let payload = req.body().clone();
     let payload = if payload.iter().all(u8::is_ascii_whitespace) {
         // The CLI and SDKs send no body when no payload is given; the function gets `{}`.
@@ -86,43 +117,70 @@ async fn invoke(lambda: &Lambda, name: &str, req: Request<Bytes>) -> Response<Bo
         payload
     };
     if serde_json::from_slice::<Value>(&payload).is_err() {
-        return error(
+        return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             "InvalidRequestContentException",
             "Could not parse request body into json: the payload is not valid JSON",
-        );
+        ));
     }
     if payload.len() > MAX_RESPONSE_BYTES {
-        return error(
+        return Err(Refused::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestTooLargeException",
-            &format!(
+            format!(
                 "Request must be smaller than {MAX_RESPONSE_BYTES} bytes for the InvokeFunction operation"
             ),
-        );
+        ));
     }
-    match invocation_type.as_str() {
-        "" | "RequestResponse" => {}
-        "Event" => {
+    let invocation_type = match header("x-amz-invocation-type") {
+        "" | "RequestResponse" => InvocationType::RequestResponse,
+        "Event" => InvocationType::Event,
+        "DryRun" => InvocationType::DryRun,
+        other => {
+            return Err(Refused::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                format!("Invalid InvocationType: {other}"),
+            ))
+        }
+    };
+    Ok(InvokeRequest {
+        invocation_type,
+        tail: header("x-amz-log-type").eq_ignore_ascii_case("tail"),
+        payload,
+    })
+}
+
+async fn invoke(lambda: &Lambda, name: &str, req: Request<Bytes>) -> Response<Body> {
+    let Some(function) = resolve(lambda, name, req.uri().query()) else {
+        return not_found(lambda, name);
+    };
+    let request = match parse_invoke(&req) {
+        Ok(request) => request,
+        Err(refused) => return error(refused.status, refused.error_type, &refused.message),
+    };
+    match request.invocation_type {
+        InvocationType::RequestResponse => {
+            let result = function.invoke(request.payload).await;
+            invocation_response(&result, request.tail)
+        }
+        InvocationType::Event => {
             tokio::spawn(async move {
-                let result = function.invoke(payload).await;
+                let result = function.invoke(request.payload).await;
                 if let Some(kind) = result.failure {
                     tracing::warn!(function = %function.spec.name, request_id = %result.request_id,
                         error_type = %kind.error_type(), "asynchronous invocation failed");
                 }
             });
-            return empty(StatusCode::ACCEPTED, &uuid::Uuid::new_v4().to_string());
+            empty(StatusCode::ACCEPTED, &uuid::Uuid::new_v4().to_string())
         }
-        "DryRun" => return empty(StatusCode::NO_CONTENT, &uuid::Uuid::new_v4().to_string()),
-        other => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "InvalidParameterValueException",
-                &format!("Invalid InvocationType: {other}"),
-            )
-        }
+        InvocationType::DryRun => empty(StatusCode::NO_CONTENT, &uuid::Uuid::new_v4().to_string()),
     }
-    let result = function.invoke(payload).await;
+}
+
+/// The answer to a `RequestResponse` invocation: 200 with the payload, even for a function
+/// error (then flagged by `X-Amz-Function-Error`).
+fn invocation_response(result: &InvocationResult, tail: bool) -> Response<Body> {
     let mut response = Response::new(Body::from(result.payload.clone()));
     let headers = response.headers_mut();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
@@ -311,4 +369,57 @@ fn empty(status: StatusCode, request_id: &str) -> Response<Body> {
         response.headers_mut().insert("x-amzn-requestid", id);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)], body: &'static str) -> Request<Bytes> {
+        let mut builder = Request::post("/2015-03-31/functions/f/invocations");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Bytes::from_static(body.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn an_empty_body_is_an_empty_event() {
+        let parsed = parse_invoke(&request(&[], " \n")).unwrap();
+        assert_eq!(parsed.invocation_type, InvocationType::RequestResponse);
+        assert_eq!(&parsed.payload[..], b"{}");
+        assert!(!parsed.tail);
+    }
+
+    #[test]
+    fn invocation_and_log_types_are_read() {
+        let parsed = parse_invoke(&request(
+            &[
+                ("x-amz-invocation-type", "Event"),
+                ("x-amz-log-type", "Tail"),
+            ],
+            r#"{"a":1}"#,
+        ))
+        .unwrap();
+        assert_eq!(parsed.invocation_type, InvocationType::Event);
+        assert!(parsed.tail);
+        let dry = parse_invoke(&request(&[("x-amz-invocation-type", "DryRun")], "{}")).unwrap();
+        assert_eq!(dry.invocation_type, InvocationType::DryRun);
+    }
+
+    #[test]
+    fn bad_payloads_and_types_are_refused() {
+        let kind = |r: Refused| (r.status, r.error_type);
+        let not_json = parse_invoke(&request(&[], "{")).unwrap_err();
+        assert_eq!(
+            kind(not_json),
+            (StatusCode::BAD_REQUEST, "InvalidRequestContentException")
+        );
+        let bad_type =
+            parse_invoke(&request(&[("x-amz-invocation-type", "Later")], "{}")).unwrap_err();
+        assert_eq!(
+            kind(bad_type),
+            (StatusCode::BAD_REQUEST, "InvalidParameterValueException")
+        );
+    }
 }

@@ -12,8 +12,9 @@ use base64::Engine as _;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use http::HeaderMap;
+use s3s::checksum::ChecksumHasher;
 use s3s::crypto::{Checksum as _, Crc32, Crc32c, Crc64Nvme, Md5, Sha1, Sha256};
-use s3s::dto::StreamingBlob;
+use s3s::dto::{Checksum, ChecksumAlgorithm, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders};
 
 use crate::errors::invalid_request;
@@ -74,51 +75,55 @@ impl ChecksumAlgo {
         self == ChecksumAlgo::Crc64Nvme
     }
 
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        let mut hasher = Hasher::new(self);
+    /// A hasher (s3s's) computing this algorithm only.
+    pub fn hasher(self) -> ChecksumHasher {
+        let mut hasher = ChecksumHasher::default();
+        match self {
+            ChecksumAlgo::Crc32 => hasher.crc32 = Some(Crc32::new()),
+            ChecksumAlgo::Crc32c => hasher.crc32c = Some(Crc32c::new()),
+            ChecksumAlgo::Crc64Nvme => hasher.crc64nvme = Some(Crc64Nvme::new()),
+            ChecksumAlgo::Sha1 => hasher.sha1 = Some(Sha1::new()),
+            ChecksumAlgo::Sha256 => hasher.sha256 = Some(Sha256::new()),
+        }
+        hasher
+    }
+
+    /// The one place that maps an algorithm to its `checksum_*` field; every S3 input and
+    /// output carrying checksums repeats the fields of `dto::Checksum` (see the `set_checksum`
+    /// and `checksum_fields` macros in `objects.rs`).
+    pub fn field(self, fields: &mut Checksum) -> &mut Option<String> {
+        match self {
+            ChecksumAlgo::Crc32 => &mut fields.checksum_crc32,
+            ChecksumAlgo::Crc32c => &mut fields.checksum_crc32c,
+            ChecksumAlgo::Crc64Nvme => &mut fields.checksum_crc64nvme,
+            ChecksumAlgo::Sha1 => &mut fields.checksum_sha1,
+            ChecksumAlgo::Sha256 => &mut fields.checksum_sha256,
+        }
+    }
+
+    /// This algorithm's value among `fields`.
+    pub fn value_in(self, mut fields: Checksum) -> Option<String> {
+        self.field(&mut fields).take()
+    }
+
+    /// `fields` with only this algorithm's value set.
+    pub fn fields_with(self, value: String) -> Checksum {
+        let mut fields = Checksum::default();
+        *self.field(&mut fields) = Some(value);
+        fields
+    }
+
+    /// Base64 digest of `data`, as S3 shows checksums.
+    pub fn digest(self, data: &[u8]) -> String {
+        let mut hasher = self.hasher();
         hasher.update(data);
-        hasher.finish()
-    }
-}
-
-/// A running digest of one algorithm.
-pub enum Hasher {
-    Crc32(Crc32),
-    Crc32c(Crc32c),
-    Crc64Nvme(Crc64Nvme),
-    Sha1(Sha1),
-    Sha256(Sha256),
-}
-
-impl Hasher {
-    pub fn new(algo: ChecksumAlgo) -> Self {
-        match algo {
-            ChecksumAlgo::Crc32 => Hasher::Crc32(Crc32::new()),
-            ChecksumAlgo::Crc32c => Hasher::Crc32c(Crc32c::new()),
-            ChecksumAlgo::Crc64Nvme => Hasher::Crc64Nvme(Crc64Nvme::new()),
-            ChecksumAlgo::Sha1 => Hasher::Sha1(Sha1::new()),
-            ChecksumAlgo::Sha256 => Hasher::Sha256(Sha256::new()),
-        }
+        self.finish(hasher)
     }
 
-    pub fn update(&mut self, data: &[u8]) {
-        match self {
-            Hasher::Crc32(h) => h.update(data),
-            Hasher::Crc32c(h) => h.update(data),
-            Hasher::Crc64Nvme(h) => h.update(data),
-            Hasher::Sha1(h) => h.update(data),
-            Hasher::Sha256(h) => h.update(data),
-        }
-    }
-
-    pub fn finish(self) -> Vec<u8> {
-        match self {
-            Hasher::Crc32(h) => h.finalize().to_vec(),
-            Hasher::Crc32c(h) => h.finalize().to_vec(),
-            Hasher::Crc64Nvme(h) => h.finalize().to_vec(),
-            Hasher::Sha1(h) => h.finalize().as_ref().to_vec(),
-            Hasher::Sha256(h) => h.finalize().as_ref().to_vec(),
-        }
+    /// The base64 value of a hasher made by [`ChecksumAlgo::hasher`].
+    fn finish(self, hasher: ChecksumHasher) -> String {
+        self.value_in(hasher.finalize())
+            .expect("the hasher computes its own algorithm")
     }
 }
 
@@ -126,7 +131,7 @@ pub fn b64(raw: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
 
-fn unb64(text: &str) -> Option<Vec<u8>> {
+pub fn unb64(text: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(text.trim())
         .ok()
@@ -147,6 +152,20 @@ pub enum DeclaredValue {
     Trailer,
     /// Only the algorithm was named: S3 computes and stores the checksum.
     Compute,
+}
+
+/// The checks S3 makes on an upload's headers before reading its body: a declared length
+/// over `limit` is `EntityTooLarge`; then the checksum the upload declares.
+pub fn check_upload_headers(
+    headers: &HeaderMap,
+    content_length: Option<i64>,
+    algorithm: Option<&ChecksumAlgorithm>,
+    limit: u64,
+) -> S3Result<Option<Declared>> {
+    if content_length.is_some_and(|n| n < 0 || n as u64 > limit) {
+        return Err(entity_too_large(limit));
+    }
+    declared(headers, algorithm.map(|a| a.as_str()))
 }
 
 /// Works out which checksum the request declares (at most one, as S3 requires).
@@ -204,8 +223,8 @@ fn invalid_value(algo: ChecksumAlgo) -> S3Error {
 pub struct ReadBody {
     pub data: Bytes,
     pub md5: [u8; 16],
-    /// Raw digest of the algorithm that was asked for.
-    pub checksum: Option<Vec<u8>>,
+    /// Base64 digest of the algorithm that was asked for.
+    pub checksum: Option<String>,
 }
 
 /// Reads the body (rejecting more than `limit` bytes with `EntityTooLarge`) while computing
@@ -216,7 +235,7 @@ pub async fn read_body(
     algo: Option<ChecksumAlgo>,
 ) -> S3Result<ReadBody> {
     let mut md5 = Md5::new();
-    let mut hasher = algo.map(Hasher::new);
+    let mut hasher = algo.map(|a| (a, a.hasher()));
     let mut buf = BytesMut::new();
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
@@ -225,7 +244,7 @@ pub async fn read_body(
                 return Err(entity_too_large(limit));
             }
             md5.update(&chunk);
-            if let Some(h) = hasher.as_mut() {
+            if let Some((_, h)) = hasher.as_mut() {
                 h.update(&chunk);
             }
             buf.extend_from_slice(&chunk);
@@ -234,7 +253,7 @@ pub async fn read_body(
     Ok(ReadBody {
         data: buf.freeze(),
         md5: md5.finalize(),
-        checksum: hasher.map(Hasher::finish),
+        checksum: hasher.map(|(a, h)| a.finish(h)),
     })
 }
 
@@ -289,6 +308,7 @@ pub fn verify(
     let Some(actual) = body.checksum.as_deref() else {
         return Ok(None);
     };
+    let actual_raw = unb64(actual).unwrap_or_default();
     let expected = match &declared.source {
         DeclaredValue::Header(value) => Some(value.clone()),
         DeclaredValue::Compute => None,
@@ -308,9 +328,9 @@ pub fn verify(
     };
     if let Some(expected) = expected {
         let raw = unb64(&expected)
-            .filter(|raw| raw.len() == actual.len())
+            .filter(|raw| raw.len() == actual_raw.len())
             .ok_or_else(|| invalid_value(declared.algo))?;
-        if raw != actual {
+        if raw != actual_raw {
             return Err(S3Error::with_message(
                 S3ErrorCode::BadDigest,
                 format!(
@@ -320,7 +340,22 @@ pub fn verify(
             ));
         }
     }
-    Ok(Some(b64(actual)))
+    Ok(Some(actual.to_owned()))
+}
+
+/// The algorithm named by `x-amz-checksum-algorithm` on a request that does not send a body
+/// checksum (CreateMultipartUpload, CopyObject).
+pub fn requested(algorithm: Option<&ChecksumAlgorithm>) -> S3Result<Option<ChecksumAlgo>> {
+    algorithm
+        .map(|a| {
+            ChecksumAlgo::from_name(a.as_str()).ok_or_else(|| {
+                invalid_request(format!(
+                    "Checksum algorithm provided is unsupported: {}",
+                    a.as_str()
+                ))
+            })
+        })
+        .transpose()
 }
 
 #[cfg(test)]
@@ -331,9 +366,40 @@ mod tests {
     fn crc32_of_known_input() {
         // CRC-32/ISO-HDLC("123456789") = 0xCBF43926.
         assert_eq!(
-            ChecksumAlgo::Crc32.digest(b"123456789"),
+            unb64(&ChecksumAlgo::Crc32.digest(b"123456789")).unwrap(),
             vec![0xCB, 0xF4, 0x39, 0x26]
         );
+    }
+
+    #[test]
+    fn each_algorithm_has_its_own_field() {
+        for algo in ChecksumAlgo::ALL {
+            let fields = algo.fields_with(algo.digest(b"abc"));
+            let set = [
+                &fields.checksum_crc32,
+                &fields.checksum_crc32c,
+                &fields.checksum_crc64nvme,
+                &fields.checksum_sha1,
+                &fields.checksum_sha256,
+            ];
+            assert_eq!(set.iter().filter(|f| f.is_some()).count(), 1, "{algo:?}");
+            assert_eq!(algo.value_in(fields), Some(algo.digest(b"abc")));
+        }
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(
+            hex::encode(unb64(&ChecksumAlgo::Sha256.digest(b"abc")).unwrap()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn unknown_requested_algorithm_is_invalid_request() {
+        let md5 = ChecksumAlgorithm::from("MD5".to_owned());
+        let err = requested(Some(&md5)).unwrap_err();
+        assert_eq!(err.code(), &S3ErrorCode::InvalidRequest);
+        let sha1 = ChecksumAlgorithm::from("sha1".to_owned());
+        assert_eq!(requested(Some(&sha1)).unwrap(), Some(ChecksumAlgo::Sha1));
+        assert_eq!(requested(None).unwrap(), None);
     }
 
     #[test]
@@ -378,7 +444,7 @@ mod tests {
             algo: ChecksumAlgo::Crc32,
             source: DeclaredValue::Header(v.to_owned()),
         };
-        let good = b64(&ChecksumAlgo::Crc32.digest(b"abc"));
+        let good = ChecksumAlgo::Crc32.digest(b"abc");
         assert_eq!(
             verify(&body, None, Some(&declared(&good)), None).unwrap(),
             Some(good.clone())

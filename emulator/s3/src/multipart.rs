@@ -11,20 +11,18 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::BytesMut;
-use s3s::crypto::{Checksum as _, Md5};
 use s3s::dto::{
     AbortMultipartUploadInput, AbortMultipartUploadOutput, ChecksumAlgorithm,
-    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput,
-    CreateMultipartUploadOutput, ETag, ListPartsInput, ListPartsOutput, Part as PartDto, Timestamp,
-    UploadPartInput, UploadPartOutput,
+    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CompletedPart,
+    CreateMultipartUploadInput, CreateMultipartUploadOutput, ETag, ListPartsInput, ListPartsOutput,
+    Part as PartDto, Timestamp, UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::checksum::{self, ChecksumAlgo};
 use crate::errors::{invalid_argument, invalid_request, no_such_upload};
 use crate::objects::{
-    announce, bucket_of, checksum_type, default_checksum, set_checksum, store_if, write_condition,
+    announce, bucket_of, checksum_fields, checksum_type, set_checksum, store_if, write_condition,
     write_refused, Requester, MAX_PUT_SIZE,
 };
 use crate::state::{ObjectHeaders, Part, StoredChecksum, StoredObject, Upload};
@@ -40,18 +38,7 @@ pub(crate) async fn create_multipart_upload(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let input = req.input;
     let bucket = bucket_of(inner, &input.bucket)?;
-    let algorithm = input
-        .checksum_algorithm
-        .as_ref()
-        .map(|a| {
-            ChecksumAlgo::from_name(a.as_str()).ok_or_else(|| {
-                invalid_request(format!(
-                    "Checksum algorithm provided is unsupported: {}",
-                    a.as_str()
-                ))
-            })
-        })
-        .transpose()?;
+    let algorithm = checksum::requested(input.checksum_algorithm.as_ref())?;
     let full_object = match input.checksum_type.as_ref().map(|t| t.as_str()) {
         Some(t) => t.eq_ignore_ascii_case("FULL_OBJECT"),
         None => algorithm.is_some_and(ChecksumAlgo::default_full_object),
@@ -61,7 +48,6 @@ pub(crate) async fn create_multipart_upload(
         &upload_id,
         Upload {
             key: input.key.clone(),
-            initiated: SystemTime::now(),
             headers: ObjectHeaders {
                 content_type: input.content_type,
                 cache_control: input.cache_control,
@@ -101,17 +87,12 @@ pub(crate) async fn upload_part(
         })
         .flatten()
         .ok_or_else(no_such_upload)?;
-    if input
-        .content_length
-        .is_some_and(|n| n < 0 || n as u64 > MAX_PUT_SIZE)
-    {
-        return Err(checksum::entity_too_large(MAX_PUT_SIZE));
-    }
-    let algorithm = input
-        .checksum_algorithm
-        .as_ref()
-        .map(|a| a.as_str().to_owned());
-    let declared = checksum::declared(&req.headers, algorithm.as_deref())?;
+    let declared = checksum::check_upload_headers(
+        &req.headers,
+        input.content_length,
+        input.checksum_algorithm.as_ref(),
+        MAX_PUT_SIZE,
+    )?;
     if let (Some(d), Some(expected)) = (&declared, upload_algo) {
         if d.algo != expected {
             return Err(invalid_request(format!(
@@ -145,10 +126,10 @@ pub(crate) async fn upload_part(
         e_tag: Some(ETag::Strong(etag)),
         ..Default::default()
     };
-    if let (Some(algo), Some(raw)) = (algo, body.checksum.as_deref()) {
+    if let (Some(algo), Some(value)) = (algo, body.checksum) {
         let c = StoredChecksum {
             algorithm: algo,
-            value: checksum::b64(raw),
+            value,
             full_object: true,
         };
         set_checksum!(out, &c);
@@ -190,8 +171,39 @@ pub(crate) async fn complete_multipart_upload(
         .ok_or_else(no_such_upload)?;
     let listed = input
         .multipart_upload
-        .and_then(|m| m.parts)
+        .as_ref()
+        .and_then(|m| m.parts.as_deref())
         .unwrap_or_default();
+    let chosen = check_listed_parts(&upload, listed)?;
+    let object = Arc::new(upload.assemble(&chosen, SystemTime::now()));
+    check_sent_checksum(&input, &object)?;
+    // Completing twice answers NoSuchUpload the second time, like S3 after the upload is gone.
+    bucket
+        .remove_upload(&input.upload_id)
+        .ok_or_else(no_such_upload)?;
+    if let Err(e) = store_if(&bucket, &input.key, object.clone(), &condition) {
+        // A writer won the race after the early check: keep the upload so it can be retried
+        // or aborted, as when the precondition fails up front.
+        bucket.insert_upload(&input.upload_id, upload);
+        return Err(e);
+    }
+    let out = completion_output(&input, &object, upload.checksum_algorithm.is_some());
+    announce(
+        inner,
+        &bucket,
+        &input.key,
+        "ObjectCreated:CompleteMultipartUpload",
+        Some(&object),
+        request_id,
+        &who,
+    );
+    Ok(S3Response::new(out))
+}
+
+/// The uploaded parts the completion request lists, in its order, after S3's checks: a
+/// non-empty list in ascending part order, each part uploaded with the listed ETag (and
+/// checksum, when one is listed), every part but the last at least 5 MiB.
+fn check_listed_parts<'u>(upload: &'u Upload, listed: &[CompletedPart]) -> S3Result<Vec<&'u Part>> {
     if listed.is_empty() {
         return Err(S3Error::with_message(
             S3ErrorCode::MalformedXML,
@@ -200,7 +212,7 @@ pub(crate) async fn complete_multipart_upload(
     }
     let mut chosen: Vec<&Part> = Vec::with_capacity(listed.len());
     let mut previous = 0;
-    for entry in &listed {
+    for entry in listed {
         let number = entry.part_number.ok_or_else(invalid_part)?;
         if number <= previous {
             return Err(S3Error::with_message(
@@ -218,15 +230,9 @@ pub(crate) async fn complete_multipart_upload(
             return Err(invalid_part());
         }
         // A part checksum given in the completion request must be the one the part has.
-        if let (Some(algo), Some(raw)) = (upload.checksum_algorithm, part.checksum.as_deref()) {
-            let listed = match algo {
-                ChecksumAlgo::Crc32 => entry.checksum_crc32.as_deref(),
-                ChecksumAlgo::Crc32c => entry.checksum_crc32c.as_deref(),
-                ChecksumAlgo::Crc64Nvme => entry.checksum_crc64nvme.as_deref(),
-                ChecksumAlgo::Sha1 => entry.checksum_sha1.as_deref(),
-                ChecksumAlgo::Sha256 => entry.checksum_sha256.as_deref(),
-            };
-            if listed.is_some_and(|v| v != checksum::b64(raw)) {
+        if let (Some(algo), Some(value)) = (upload.checksum_algorithm, part.checksum.as_deref()) {
+            let listed = algo.value_in(checksum_fields!(entry));
+            if listed.is_some_and(|v| v != value) {
                 return Err(invalid_part());
             }
         }
@@ -239,81 +245,35 @@ pub(crate) async fn complete_multipart_upload(
             "Your proposed upload is smaller than the minimum allowed object size.",
         ));
     }
+    Ok(chosen)
+}
 
-    let mut data = BytesMut::with_capacity(chosen.iter().map(|p| p.data.len()).sum());
-    let mut md5_of_md5s = Md5::new();
-    for part in &chosen {
-        data.extend_from_slice(&part.data);
-        md5_of_md5s.update(&part.md5);
-    }
-    let data = data.freeze();
-    let etag = format!("{}-{}", hex::encode(md5_of_md5s.finalize()), chosen.len());
-    let checksum = match upload.checksum_algorithm {
-        None => default_checksum(&data),
-        Some(algo) if upload.checksum_full_object => StoredChecksum {
-            algorithm: algo,
-            value: checksum::b64(&algo.digest(&data)),
-            full_object: true,
-        },
-        Some(algo) => {
-            // COMPOSITE: the checksum of the concatenated part checksums, then `-N`.
-            let mut concatenated = Vec::new();
-            for part in &chosen {
-                concatenated.extend(
-                    part.checksum
-                        .clone()
-                        .unwrap_or_else(|| algo.digest(&part.data)),
-                );
-            }
-            StoredChecksum {
-                algorithm: algo,
-                value: format!(
-                    "{}-{}",
-                    checksum::b64(&algo.digest(&concatenated)),
-                    chosen.len()
-                ),
-                full_object: false,
-            }
-        }
+/// A full-object checksum sent with the completion request must match the assembled object.
+fn check_sent_checksum(
+    input: &CompleteMultipartUploadInput,
+    object: &StoredObject,
+) -> S3Result<()> {
+    let Some(checksum) = object.checksum.as_ref().filter(|c| c.full_object) else {
+        return Ok(());
     };
-    // A full-object checksum sent with the completion request must match the assembled object.
-    if checksum.full_object {
-        let sent = match checksum.algorithm {
-            ChecksumAlgo::Crc32 => input.checksum_crc32.as_deref(),
-            ChecksumAlgo::Crc32c => input.checksum_crc32c.as_deref(),
-            ChecksumAlgo::Crc64Nvme => input.checksum_crc64nvme.as_deref(),
-            ChecksumAlgo::Sha1 => input.checksum_sha1.as_deref(),
-            ChecksumAlgo::Sha256 => input.checksum_sha256.as_deref(),
-        };
-        if sent.is_some_and(|v| v != checksum.value) {
-            return Err(S3Error::with_message(
-                S3ErrorCode::BadDigest,
-                format!(
-                    "The {} you specified did not match the calculated checksum.",
-                    checksum.algorithm.name()
-                ),
-            ));
-        }
+    let sent = checksum.algorithm.value_in(checksum_fields!(input));
+    if sent.is_some_and(|v| v != checksum.value) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::BadDigest,
+            format!(
+                "The {} you specified did not match the calculated checksum.",
+                checksum.algorithm.name()
+            ),
+        ));
     }
-    let object = Arc::new(StoredObject {
-        data,
-        etag,
-        last_modified: SystemTime::now(),
-        headers: upload.headers.clone(),
-        metadata: upload.metadata.clone(),
-        checksum: Some(checksum.clone()),
-        parts_count: Some(chosen.len()),
-    });
-    // Completing twice answers NoSuchUpload the second time, like S3 after the upload is gone.
-    bucket
-        .remove_upload(&input.upload_id)
-        .ok_or_else(no_such_upload)?;
-    if let Err(e) = store_if(&bucket, &input.key, object.clone(), &condition) {
-        // A writer won the race after the early check: keep the upload so it can be retried
-        // or aborted, as when the precondition fails up front.
-        bucket.insert_upload(&input.upload_id, upload);
-        return Err(e);
-    }
+    Ok(())
+}
+
+fn completion_output(
+    input: &CompleteMultipartUploadInput,
+    object: &StoredObject,
+    show_checksum: bool,
+) -> CompleteMultipartUploadOutput {
     let mut out = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
@@ -321,20 +281,11 @@ pub(crate) async fn complete_multipart_upload(
         location: Some(format!("/{}/{}", input.bucket, input.key)),
         ..Default::default()
     };
-    if upload.checksum_algorithm.is_some() {
-        set_checksum!(out, &checksum);
-        out.checksum_type = Some(checksum_type(&checksum));
+    if let Some(checksum) = object.checksum.as_ref().filter(|_| show_checksum) {
+        set_checksum!(out, checksum);
+        out.checksum_type = Some(checksum_type(checksum));
     }
-    announce(
-        inner,
-        &bucket,
-        &input.key,
-        "ObjectCreated:CompleteMultipartUpload",
-        Some(&object),
-        request_id,
-        &who,
-    );
-    Ok(S3Response::new(out))
+    out
 }
 
 pub(crate) async fn abort_multipart_upload(
@@ -376,10 +327,10 @@ pub(crate) async fn list_parts(
             size: Some(part.data.len() as i64),
             ..Default::default()
         };
-        if let (Some(algo), Some(raw)) = (upload.checksum_algorithm, part.checksum.as_deref()) {
+        if let (Some(algo), Some(value)) = (upload.checksum_algorithm, part.checksum.clone()) {
             let c = StoredChecksum {
                 algorithm: algo,
-                value: checksum::b64(raw),
+                value,
                 full_object: true,
             };
             set_checksum!(dto, &c);

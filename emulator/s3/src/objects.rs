@@ -145,20 +145,34 @@ pub(crate) fn announce(
     notifications::publish(inner, &configs, &event);
 }
 
-/// Fills the `checksum_<algorithm>` field of an output struct from a stored checksum.
+/// Fills the `checksum_<algorithm>` field of an output struct from a stored checksum (the
+/// field is chosen by `ChecksumAlgo::field`).
 macro_rules! set_checksum {
     ($out:expr, $c:expr) => {{
         let c: &crate::state::StoredChecksum = $c;
-        let v = Some(c.value.clone());
-        match c.algorithm {
-            crate::checksum::ChecksumAlgo::Crc32 => $out.checksum_crc32 = v,
-            crate::checksum::ChecksumAlgo::Crc32c => $out.checksum_crc32c = v,
-            crate::checksum::ChecksumAlgo::Crc64Nvme => $out.checksum_crc64nvme = v,
-            crate::checksum::ChecksumAlgo::Sha1 => $out.checksum_sha1 = v,
-            crate::checksum::ChecksumAlgo::Sha256 => $out.checksum_sha256 = v,
-        }
+        let fields = c.algorithm.fields_with(c.value.clone());
+        $out.checksum_crc32 = fields.checksum_crc32;
+        $out.checksum_crc32c = fields.checksum_crc32c;
+        $out.checksum_crc64nvme = fields.checksum_crc64nvme;
+        $out.checksum_sha1 = fields.checksum_sha1;
+        $out.checksum_sha256 = fields.checksum_sha256;
     }};
 }
+
+/// The `checksum_*` fields of an input struct, as one `dto::Checksum`.
+macro_rules! checksum_fields {
+    ($dto:expr) => {
+        s3s::dto::Checksum {
+            checksum_crc32: $dto.checksum_crc32.clone(),
+            checksum_crc32c: $dto.checksum_crc32c.clone(),
+            checksum_crc64nvme: $dto.checksum_crc64nvme.clone(),
+            checksum_sha1: $dto.checksum_sha1.clone(),
+            checksum_sha256: $dto.checksum_sha256.clone(),
+            checksum_type: None,
+        }
+    };
+}
+pub(crate) use checksum_fields;
 pub(crate) use set_checksum;
 
 pub(crate) fn checksum_type(c: &StoredChecksum) -> ChecksumType {
@@ -167,15 +181,6 @@ pub(crate) fn checksum_type(c: &StoredChecksum) -> ChecksumType {
     } else {
         ChecksumType::COMPOSITE
     })
-}
-
-/// S3's default for uploads that declare no checksum: a full-object CRC64NVME.
-pub(crate) fn default_checksum(data: &[u8]) -> StoredChecksum {
-    StoredChecksum {
-        algorithm: ChecksumAlgo::Crc64Nvme,
-        value: checksum::b64(&ChecksumAlgo::Crc64Nvme.digest(data)),
-        full_object: true,
-    }
 }
 
 pub(crate) async fn put_object(
@@ -187,17 +192,12 @@ pub(crate) async fn put_object(
     let input = &mut req.input;
     let bucket = bucket_of(inner, &input.bucket)?;
     let condition = write_condition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    if input
-        .content_length
-        .is_some_and(|n| n < 0 || n as u64 > MAX_PUT_SIZE)
-    {
-        return Err(checksum::entity_too_large(MAX_PUT_SIZE));
-    }
-    let algorithm = input
-        .checksum_algorithm
-        .as_ref()
-        .map(|a| a.as_str().to_owned());
-    let declared = checksum::declared(&req.headers, algorithm.as_deref())?;
+    let declared = checksum::check_upload_headers(
+        &req.headers,
+        input.content_length,
+        input.checksum_algorithm.as_ref(),
+        MAX_PUT_SIZE,
+    )?;
     let body = checksum::read_body(
         input.body.take(),
         MAX_PUT_SIZE,
@@ -216,22 +216,13 @@ pub(crate) async fn put_object(
             value,
             full_object: true,
         },
-        _ => default_checksum(&body.data),
+        _ => StoredChecksum::default_for(&body.data),
     };
     let object = Arc::new(StoredObject {
         etag: hex::encode(body.md5),
         data: body.data,
         last_modified: SystemTime::now(),
-        headers: ObjectHeaders {
-            content_type: input.content_type.take(),
-            cache_control: input.cache_control.take(),
-            content_disposition: input.content_disposition.take(),
-            content_encoding: input
-                .content_encoding
-                .take()
-                .and_then(|e| stored_content_encoding(&e)),
-            content_language: input.content_language.take(),
-        },
+        headers: put_headers(input),
         metadata: input.metadata.take().unwrap_or_default(),
         checksum: Some(stored_checksum.clone()),
         parts_count: None,
@@ -261,6 +252,20 @@ pub(crate) async fn put_object(
 
 /// `aws-chunked` describes the upload framing, not the object: S3 drops it from the stored
 /// Content-Encoding and keeps any other codings.
+/// The representation headers a PutObject stores.
+fn put_headers(input: &mut PutObjectInput) -> ObjectHeaders {
+    ObjectHeaders {
+        content_type: input.content_type.take(),
+        cache_control: input.cache_control.take(),
+        content_disposition: input.content_disposition.take(),
+        content_encoding: input
+            .content_encoding
+            .take()
+            .and_then(|e| stored_content_encoding(&e)),
+        content_language: input.content_language.take(),
+    }
+}
+
 fn stored_content_encoding(sent: &str) -> Option<String> {
     let kept: Vec<&str> = sent
         .split(',')
@@ -274,6 +279,30 @@ fn lookup(inner: &Inner, bucket: &str, key: &str) -> S3Result<Arc<StoredObject>>
     bucket_of(inner, bucket)?
         .get_object(key)
         .ok_or_else(no_such_key)
+}
+
+/// Fills the representation headers and, when `with_checksum`, the checksum of a GET or HEAD
+/// reply (the two output types repeat these fields).
+macro_rules! describe_object {
+    ($out:expr, $object:expr, $with_checksum:expr) => {{
+        let object: &StoredObject = $object;
+        let h = &object.headers;
+        $out.content_type = Some(
+            h.content_type
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+        );
+        $out.cache_control = h.cache_control.clone();
+        $out.content_disposition = h.content_disposition.clone();
+        $out.content_encoding = h.content_encoding.clone();
+        $out.content_language = h.content_language.clone();
+        if $with_checksum {
+            if let Some(c) = &object.checksum {
+                set_checksum!($out, c);
+                $out.checksum_type = Some(checksum_type(c));
+            }
+        }
+    }};
 }
 
 pub(crate) async fn get_object(
@@ -308,21 +337,10 @@ pub(crate) async fn get_object(
         body: Some(StreamingBlob::from(s3s::Body::from(data))),
         ..Default::default()
     };
-    apply_headers(
-        &object.headers,
-        &mut out.content_type,
-        &mut out.cache_control,
-        &mut out.content_disposition,
-    );
-    out.content_encoding = object.headers.content_encoding.clone();
-    out.content_language = object.headers.content_language.clone();
     // A checksum describes the whole object, so S3 returns it only for full reads.
-    if checksum_mode_enabled(input.checksum_mode.as_ref()) && content_range.is_none() {
-        if let Some(c) = &object.checksum {
-            set_checksum!(out, c);
-            out.checksum_type = Some(checksum_type(c));
-        }
-    }
+    let with_checksum =
+        checksum_mode_enabled(input.checksum_mode.as_ref()) && content_range.is_none();
+    describe_object!(out, &object, with_checksum);
     Ok(S3Response::new(out))
 }
 
@@ -341,20 +359,11 @@ pub(crate) async fn head_object(
         parts_count: object.parts_count.map(|n| n as i32),
         ..Default::default()
     };
-    apply_headers(
-        &object.headers,
-        &mut out.content_type,
-        &mut out.cache_control,
-        &mut out.content_disposition,
+    describe_object!(
+        out,
+        &object,
+        checksum_mode_enabled(input.checksum_mode.as_ref())
     );
-    out.content_encoding = object.headers.content_encoding.clone();
-    out.content_language = object.headers.content_language.clone();
-    if checksum_mode_enabled(input.checksum_mode.as_ref()) {
-        if let Some(c) = &object.checksum {
-            set_checksum!(out, c);
-            out.checksum_type = Some(checksum_type(c));
-        }
-    }
     Ok(S3Response::new(out))
 }
 
@@ -363,21 +372,6 @@ fn checksum_mode_enabled(mode: Option<&s3s::dto::ChecksumMode>) -> bool {
         m.as_str()
             .eq_ignore_ascii_case(s3s::dto::ChecksumMode::ENABLED)
     })
-}
-
-fn apply_headers(
-    h: &ObjectHeaders,
-    content_type: &mut Option<String>,
-    cache_control: &mut Option<String>,
-    content_disposition: &mut Option<String>,
-) {
-    *content_type = Some(
-        h.content_type
-            .clone()
-            .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
-    );
-    cache_control.clone_from(&h.cache_control);
-    content_disposition.clone_from(&h.content_disposition);
 }
 
 pub(crate) async fn delete_object(
@@ -466,20 +460,14 @@ pub(crate) async fn copy_object(
     };
     let source = lookup(inner, src_bucket, src_key)?;
     let dest = bucket_of(inner, &input.bucket)?;
-    let replace = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
-        None | Some("COPY") => false,
-        Some("REPLACE") => true,
-        Some(other) => {
-            return Err(invalid_argument(format!(
-                "Unknown metadata directive: {other}"
-            )))
-        }
-    };
+    let replace = replaces_metadata(&input)?;
     if !replace && **src_bucket == *input.bucket && **src_key == *input.key {
         return Err(invalid_request(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
+    let wanted = checksum::requested(input.checksum_algorithm.as_ref())?;
+    let checksum = copy_checksum(wanted, &source);
     let (headers, metadata) = if replace {
         let h = ObjectHeaders {
             content_type: input.content_type,
@@ -491,30 +479,6 @@ pub(crate) async fn copy_object(
         (h, input.metadata.unwrap_or_default())
     } else {
         (source.headers.clone(), source.metadata.clone())
-    };
-    let wanted = input
-        .checksum_algorithm
-        .as_ref()
-        .map(|a| {
-            ChecksumAlgo::from_name(a.as_str()).ok_or_else(|| {
-                invalid_request(format!(
-                    "Checksum algorithm provided is unsupported: {}",
-                    a.as_str()
-                ))
-            })
-        })
-        .transpose()?;
-    // A copy is a new single-part object: full-object checksum and a plain MD5 ETag.
-    let checksum = match (wanted, &source.checksum) {
-        (None, Some(c)) if c.full_object => c.clone(),
-        (algo, _) => {
-            let algo = algo.unwrap_or(ChecksumAlgo::Crc64Nvme);
-            StoredChecksum {
-                algorithm: algo,
-                value: checksum::b64(&algo.digest(&source.data)),
-                full_object: true,
-            }
-        }
     };
     let md5 = s3s::crypto::Md5::checksum(&source.data);
     let object = Arc::new(StoredObject {
@@ -547,4 +511,26 @@ pub(crate) async fn copy_object(
         copy_object_result: Some(result),
         ..Default::default()
     }))
+}
+
+/// Whether `x-amz-metadata-directive` asks for the request's metadata instead of the source's.
+fn replaces_metadata(input: &CopyObjectInput) -> S3Result<bool> {
+    match input.metadata_directive.as_ref().map(|d| d.as_str()) {
+        None | Some("COPY") => Ok(false),
+        Some("REPLACE") => Ok(true),
+        Some(other) => Err(invalid_argument(format!(
+            "Unknown metadata directive: {other}"
+        ))),
+    }
+}
+
+/// A copy is a new single-part object: it keeps the source's full-object checksum unless
+/// another algorithm is asked for, and otherwise gets one computed (CRC64NVME by default).
+fn copy_checksum(wanted: Option<ChecksumAlgo>, source: &StoredObject) -> StoredChecksum {
+    match (wanted, &source.checksum) {
+        (None, Some(c)) if c.full_object => c.clone(),
+        (algo, _) => {
+            StoredChecksum::full_object(algo.unwrap_or(ChecksumAlgo::Crc64Nvme), &source.data)
+        }
+    }
 }

@@ -214,6 +214,15 @@ async fn main() {
         let sqs = sqs_rate(&server.url, concurrency, seconds).await;
         let s3 = s3_rate(&server.url, concurrency, seconds).await;
         println!("{:>8}: SQS send+receive+delete {sqs:>9.0} messages/s, S3 PUT+GET 4 KiB {s3:>9.0} objects/s", server.name);
+        // The summary lines scripts/bench.sh collects (convention at the top of that script).
+        println!(
+            "BENCH|vs_moto|SQS send+receive+delete|{}|{sqs:.0}|messages/s",
+            server.name
+        );
+        println!(
+            "BENCH|vs_moto|S3 PUT+GET 4 KiB|{}|{s3:.0}|objects/s",
+            server.name
+        );
         results.push((sqs, s3));
     }
     let (emu, moto) = (results[0], results[1]);

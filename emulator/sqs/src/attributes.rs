@@ -8,49 +8,15 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::errors::{ErrorCode, SqsError};
-use crate::input;
+use crate::errors::SqsError;
 use crate::queues::configured;
+use crate::request::Tags;
 use crate::state::epoch_s;
 use crate::Sqs;
 
-/// Attributes GetQueueAttributes computes rather than stores.
-const COMPUTED: [&str; 6] = [
-    "ApproximateNumberOfMessages",
-    "ApproximateNumberOfMessagesNotVisible",
-    "ApproximateNumberOfMessagesDelayed",
-    "CreatedTimestamp",
-    "LastModifiedTimestamp",
-    "QueueArn",
-];
-
-/// Configuration attributes a standard queue may report (present only when set, for the
-/// optional ones).
-const CONFIGURABLE: [&str; 11] = [
-    "VisibilityTimeout",
-    "MaximumMessageSize",
-    "MessageRetentionPeriod",
-    "DelaySeconds",
-    "ReceiveMessageWaitTimeSeconds",
-    "RedrivePolicy",
-    "RedriveAllowPolicy",
-    "Policy",
-    "KmsMasterKeyId",
-    "KmsDataKeyReusePeriodSeconds",
-    "SqsManagedSseEnabled",
-];
-
-pub fn get_queue_attributes(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
-    let names = input::str_list(input, "AttributeNames")?;
-    if let Some(unknown) = names.iter().find(|n| {
-        *n != "All" && !COMPUTED.contains(&n.as_str()) && !CONFIGURABLE.contains(&n.as_str())
-    }) {
-        return Err(SqsError::new(
-            ErrorCode::InvalidAttributeName,
-            format!("Unknown Attribute {unknown}."),
-        ));
-    }
+/// GetQueueAttributes (the names are checked by `request`).
+pub fn get_queue_attributes(sqs: &Sqs, name: &str, names: &[String]) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(name)?;
     let all = names.iter().any(|n| n == "All");
     let mut attributes: BTreeMap<String, String> = {
         let mut state = queue.lock();
@@ -86,20 +52,16 @@ pub fn get_queue_attributes(sqs: &Sqs, input: &Value) -> Result<Value, SqsError>
 }
 
 /// SetQueueAttributes: all attributes are validated before any is applied.
-pub fn set_queue_attributes(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
-    let attributes = input::str_map(input, "Attributes")?;
-    if attributes.is_empty() {
-        return Err(SqsError::missing("Attributes"));
-    }
+pub fn set_queue_attributes(sqs: &Sqs, name: &str, attributes: &Tags) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(name)?;
     // Validate against a snapshot without holding the lock (the DLQ check locks the DLQ, which
     // may be this very queue), then apply the same, now known-valid, attributes under the lock.
     let snapshot = queue.lock().config.clone();
-    configured(sqs, &queue.arn, &snapshot, &attributes)?;
+    configured(sqs, &queue.arn, &snapshot, attributes)?;
     let mut state = queue.lock();
     let accept = |_: &str| Ok(());
     let mut config = state.config.clone();
-    for (name, value) in &attributes {
+    for (name, value) in attributes {
         config.apply(name, value, &accept)?;
     }
     state.config = config;

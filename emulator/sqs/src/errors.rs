@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use crate::state::queue::{InFlightLimitReached, QueueDeleted, VisibilityRefused};
+
 /// The SQS error codes this emulator produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -174,5 +176,49 @@ impl SqsError {
             ErrorCode::ReceiptHandleIsInvalid,
             format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
         )
+    }
+}
+
+// The state's outcomes as the API words them.
+
+impl From<QueueDeleted> for SqsError {
+    fn from(_: QueueDeleted) -> Self {
+        Self::queue_does_not_exist()
+    }
+}
+
+impl From<InFlightLimitReached> for SqsError {
+    /// "there can be a maximum of approximately 120,000 in flight messages ... If you reach
+    /// this limit, Amazon SQS returns the OverLimit error" (API_ReceiveMessage).
+    fn from(reached: InFlightLimitReached) -> Self {
+        Self::new(
+            ErrorCode::OverLimit,
+            format!(
+                "The maximum number of in flight messages ({}) is reached.",
+                reached.limit
+            ),
+        )
+    }
+}
+
+impl SqsError {
+    /// A refused ChangeMessageVisibility of `handle`.
+    pub(crate) fn visibility_refused(refused: VisibilityRefused, handle: &str) -> Self {
+        match refused {
+            VisibilityRefused::UnknownReceipt => Self::invalid_parameter(
+                "ReceiptHandle",
+                handle,
+                "Message does not exist or is not available for visibility timeout change.",
+            ),
+            VisibilityRefused::NotInFlight => Self::new(
+                ErrorCode::MessageNotInflight,
+                "The message referred to isn't in flight.",
+            ),
+            VisibilityRefused::BeyondLimit { requested_seconds } => Self::invalid_parameter(
+                "VisibilityTimeout",
+                requested_seconds,
+                "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]",
+            ),
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! the Lambda event source mapping see exactly what SDK clients see.
 //!
 //! Layout: `state/` holds queues and messages (no wire format); `json_protocol`/`query_protocol`
-//! decode requests into one input shape and encode results; one file per operation family.
+//! decode requests into one input shape and encode results; `request` parses that shape into a
+//! typed request per operation before any state is touched; one file per operation family.
 
 mod attributes;
 mod batch;
@@ -19,6 +20,7 @@ mod messages;
 mod move_tasks;
 mod query_protocol;
 mod queues;
+mod request;
 mod state;
 mod validation;
 
@@ -35,6 +37,7 @@ use serde_json::Value;
 pub use errors::{ErrorCode, SqsError};
 pub use state::message::AttributeValue as MessageAttributeValue;
 
+use request::SqsRequest;
 use state::queue::Queue;
 use state::Registry;
 
@@ -142,38 +145,50 @@ impl Sqs {
     }
 
     async fn dispatch(&self, ctx: &Ctx, op: &str, input: &Value) -> Result<Value, SqsError> {
-        match op {
-            "CreateQueue" => queues::create_queue(self, ctx, input),
-            "GetQueueUrl" => queues::get_queue_url(self, ctx, input),
-            "ListQueues" => queues::list_queues(self, ctx, input),
-            "DeleteQueue" => queues::delete_queue(self, input),
-            "PurgeQueue" => queues::purge_queue(self, input),
-            "TagQueue" => queues::tag_queue(self, input),
-            "UntagQueue" => queues::untag_queue(self, input),
-            "ListQueueTags" => queues::list_queue_tags(self, input),
-            "ListDeadLetterSourceQueues" => {
-                queues::list_dead_letter_source_queues(self, ctx, input)
+        let request = SqsRequest::parse(op, input)?;
+        self.execute(ctx, request).await
+    }
+
+    async fn execute(&self, ctx: &Ctx, request: SqsRequest) -> Result<Value, SqsError> {
+        match request {
+            SqsRequest::CreateQueue(r) => queues::create_queue(self, ctx, r),
+            SqsRequest::GetQueueUrl { queue_name } => queues::get_queue_url(self, ctx, &queue_name),
+            SqsRequest::ListQueues(r) => Ok(queues::list_queues(self, ctx, r)),
+            SqsRequest::DeleteQueue { queue } => queues::delete_queue(self, &queue),
+            SqsRequest::PurgeQueue { queue } => queues::purge_queue(self, &queue),
+            SqsRequest::TagQueue { queue, tags } => queues::tag_queue(self, &queue, tags),
+            SqsRequest::UntagQueue { queue, keys } => queues::untag_queue(self, &queue, &keys),
+            SqsRequest::ListQueueTags { queue } => queues::list_queue_tags(self, &queue),
+            SqsRequest::ListDeadLetterSourceQueues { queue } => {
+                queues::list_dead_letter_source_queues(self, ctx, &queue)
             }
-            "GetQueueAttributes" => attributes::get_queue_attributes(self, input),
-            "SetQueueAttributes" => attributes::set_queue_attributes(self, input),
-            "SendMessage" => messages::send_message(self, ctx, input),
-            "ReceiveMessage" => messages::receive_message(self, input).await,
-            "DeleteMessage" => messages::delete_message(self, input),
-            "ChangeMessageVisibility" => messages::change_message_visibility(self, input),
-            "SendMessageBatch" => batch::send_message_batch(self, ctx, input),
-            "DeleteMessageBatch" => batch::delete_message_batch(self, input),
-            "ChangeMessageVisibilityBatch" => batch::change_message_visibility_batch(self, input),
-            "StartMessageMoveTask" => move_tasks::start_message_move_task(self, input),
-            "ListMessageMoveTasks" => move_tasks::list_message_move_tasks(self, input),
-            "CancelMessageMoveTask" => move_tasks::cancel_message_move_task(self, input),
-            "AddPermission" | "RemovePermission" => Err(SqsError::new(
-                ErrorCode::UnsupportedOperation,
-                format!("{op} is not supported by this emulator."),
-            )),
-            _ => Err(SqsError::new(
-                ErrorCode::InvalidAction,
-                format!("The action {op} is not valid for this endpoint."),
-            )),
+            SqsRequest::GetQueueAttributes { queue, names } => {
+                attributes::get_queue_attributes(self, &queue, &names)
+            }
+            SqsRequest::SetQueueAttributes { queue, attributes } => {
+                attributes::set_queue_attributes(self, &queue, &attributes)
+            }
+            SqsRequest::SendMessage { queue, message } => {
+                messages::send_message(self, ctx, &queue, message)
+            }
+            SqsRequest::ReceiveMessage(r) => messages::receive_message(self, r).await,
+            SqsRequest::DeleteMessage {
+                queue,
+                receipt_handle,
+            } => messages::delete_message(self, &queue, &receipt_handle),
+            SqsRequest::ChangeMessageVisibility(r) => messages::change_message_visibility(self, r),
+            SqsRequest::SendMessageBatch(r) => batch::send_message_batch(self, ctx, r),
+            SqsRequest::DeleteMessageBatch(r) => batch::delete_message_batch(self, r),
+            SqsRequest::ChangeMessageVisibilityBatch(r) => {
+                batch::change_message_visibility_batch(self, r)
+            }
+            SqsRequest::StartMessageMoveTask(r) => move_tasks::start_message_move_task(self, r),
+            SqsRequest::ListMessageMoveTasks { source_arn, max } => {
+                move_tasks::list_message_move_tasks(self, &source_arn, max)
+            }
+            SqsRequest::CancelMessageMoveTask { task_handle } => {
+                move_tasks::cancel_message_move_task(self, &task_handle)
+            }
         }
     }
 
@@ -191,12 +206,6 @@ impl Sqs {
 
     fn queue_path(&self, name: &str) -> String {
         format!("/{}/{}", self.inner.registry.account_id, name)
-    }
-
-    /// The queue a request names by `QueueUrl`.
-    pub(crate) fn queue_from_input(&self, input: &Value) -> Result<Arc<Queue>, SqsError> {
-        let url = input::str_req(input, "QueueUrl")?;
-        self.existing_queue(input::queue_name_from_url(url))
     }
 
     pub(crate) fn existing_queue(&self, name: &str) -> Result<Arc<Queue>, SqsError> {

@@ -13,14 +13,16 @@ use tokio::time::Instant;
 use crate::errors::{ErrorCode, SqsError};
 use crate::input;
 use crate::md5::{md5_hex, md5_of_attributes};
-use crate::state::config::{MAX_DELAY_SECONDS, MAX_VISIBILITY_TIMEOUT, MAX_WAIT_TIME_SECONDS};
+use crate::request::{ChangeVisibility, ReceiveMessage};
+use crate::state::config::{MAX_DELAY_SECONDS, MAX_VISIBILITY_TIMEOUT};
 use crate::state::message::{AttributeValue, StoredMessage};
-use crate::state::queue::{Delivered, Queue};
+use crate::state::queue::{Delivered, Queue, QueueDeleted};
 use crate::state::{epoch_ms, receipt};
 use crate::validation;
 use crate::{Ctx, Sqs};
 
 /// A validated message about to be enqueued.
+#[derive(Debug)]
 pub struct NewMessage {
     pub body: String,
     pub attributes: BTreeMap<String, AttributeValue>,
@@ -51,9 +53,13 @@ impl SendResult {
     }
 }
 
-pub fn send_message(sqs: &Sqs, ctx: &Ctx, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
-    let message = parse_new_message(input)?;
+pub fn send_message(
+    sqs: &Sqs,
+    ctx: &Ctx,
+    name: &str,
+    message: NewMessage,
+) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(name)?;
     Ok(Value::Object(
         enqueue(&queue, message, &ctx.sender_id)?.to_json(),
     ))
@@ -106,10 +112,7 @@ pub fn enqueue(
     let size = message_size(&message);
     let now = Instant::now();
     let result = {
-        let mut state = queue.lock();
-        if state.deleted {
-            return Err(SqsError::queue_does_not_exist());
-        }
+        let mut state = queue.lock_live()?;
         let max = state.config.maximum_message_size as usize;
         if size > max {
             return Err(SqsError::new(
@@ -147,42 +150,22 @@ pub fn enqueue(
     Ok(result)
 }
 
-pub async fn receive_message(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
-    let max = input::ranged_int(
-        input,
-        "MaxNumberOfMessages",
-        1,
-        10,
-        "Must be between 1 and 10, if provided.",
-    )?
-    .unwrap_or(1) as usize;
-    let visibility = input::ranged_int(
-        input,
-        "VisibilityTimeout",
-        0,
-        i64::from(MAX_VISIBILITY_TIMEOUT),
-        "Must be between 0 and 43200, if provided.",
-    )?
-    .map(|s| Duration::from_secs(s as u64));
-    let wait = match input::ranged_int(
-        input,
-        "WaitTimeSeconds",
-        0,
-        i64::from(MAX_WAIT_TIME_SECONDS),
-        "Must be >= 0 and <= 20, if provided.",
-    )? {
-        Some(seconds) => seconds as u64,
+pub async fn receive_message(sqs: &Sqs, request: ReceiveMessage) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(&request.queue)?;
+    let wait = match request.wait_seconds {
+        Some(seconds) => seconds,
         None => u64::from(queue.lock().config.receive_message_wait_time_seconds),
     };
-    let mut wanted = input::str_list(input, "AttributeNames")?;
-    wanted.extend(input::str_list(input, "MessageSystemAttributeNames")?);
-    let attribute_filter = input::str_list(input, "MessageAttributeNames")?;
-
+    let visibility = request.visibility_seconds.map(Duration::from_secs);
+    let (max, wanted, attribute_filter) = (
+        request.max,
+        &request.system_attribute_names,
+        &request.message_attribute_names,
+    );
     let delivered = receive_core(sqs, &queue, max, Duration::from_secs(wait), visibility).await?;
     let messages: Vec<Value> = delivered
         .iter()
-        .map(|d| message_json(d, &wanted, &attribute_filter))
+        .map(|d| message_json(d, wanted, attribute_filter))
         .collect();
     let mut out = Map::new();
     if !messages.is_empty() {
@@ -233,10 +216,7 @@ fn receive_once(
     visibility: Option<Duration>,
 ) -> Result<(Vec<Delivered>, Option<Instant>), SqsError> {
     let (redrive, default_visibility) = {
-        let state = queue.lock();
-        if state.deleted {
-            return Err(SqsError::queue_does_not_exist());
-        }
+        let state = queue.lock_live()?;
         (
             state.config.redrive_policy.clone(),
             state.config.visibility_timeout,
@@ -253,20 +233,14 @@ fn receive_once(
         .map(|policy| policy.max_receive_count);
     let visibility =
         visibility.unwrap_or_else(|| Duration::from_secs(u64::from(default_visibility)));
-    let batch = {
-        let mut state = queue.lock();
-        if state.deleted {
-            return Err(SqsError::queue_does_not_exist());
-        }
-        state.receive(
-            Instant::now(),
-            epoch_ms(),
-            max,
-            visibility,
-            max_receive_count,
-            sqs.in_flight_limit(),
-        )?
-    };
+    let batch = queue.lock_live()?.receive(
+        Instant::now(),
+        epoch_ms(),
+        max,
+        visibility,
+        max_receive_count,
+        sqs.in_flight_limit(),
+    )?;
     if let Some(dlq) = dead_letter_queue.filter(|_| !batch.dead_lettered.is_empty()) {
         move_to_dead_letter_queue(queue, &dlq, batch.dead_lettered);
     }
@@ -286,14 +260,12 @@ fn move_to_dead_letter_queue(source: &Arc<Queue>, dlq: &Arc<Queue>, messages: Ve
             message
         })
         .collect();
-    let leftover = {
-        let mut state = dlq.lock();
-        if state.deleted {
-            Some(messages)
-        } else {
+    let leftover = match dlq.lock_live() {
+        Ok(mut state) => {
             state.restore(messages);
             None
         }
+        Err(QueueDeleted) => Some(messages),
     };
     match leftover {
         // The DLQ vanished meanwhile: keep the messages in the source rather than lose them.
@@ -394,9 +366,9 @@ pub fn system_attributes(message: &StoredMessage, wanted: &[String]) -> BTreeMap
     out
 }
 
-pub fn delete_message(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
-    delete_core(&queue, input::str_req(input, "ReceiptHandle")?)?;
+pub fn delete_message(sqs: &Sqs, name: &str, receipt_handle: &str) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(name)?;
+    delete_core(&queue, receipt_handle)?;
     Ok(json!({}))
 }
 
@@ -415,20 +387,13 @@ fn decode_for(queue: &Queue, handle: &str) -> Result<receipt::Receipt, SqsError>
 
 pub fn delete_core(queue: &Arc<Queue>, handle: &str) -> Result<(), SqsError> {
     let receipt = decode_for(queue, handle)?;
-    let mut state = queue.lock();
-    if state.deleted {
-        return Err(SqsError::queue_does_not_exist());
-    }
-    state.delete(&receipt);
+    queue.lock_live()?.delete(&receipt);
     Ok(())
 }
 
-pub fn change_message_visibility(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
-    let handle = input::str_req(input, "ReceiptHandle")?;
-    let timeout = input::int_opt(input, "VisibilityTimeout")?
-        .ok_or_else(|| SqsError::missing("VisibilityTimeout"))?;
-    change_visibility_core(&queue, handle, timeout)?;
+pub fn change_message_visibility(sqs: &Sqs, request: ChangeVisibility) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(&request.queue)?;
+    change_visibility_core(&queue, &request.receipt_handle, request.timeout)?;
     Ok(json!({}))
 }
 
@@ -445,18 +410,14 @@ pub fn change_visibility_core(
         ));
     }
     let receipt = decode_for(queue, handle)?;
-    {
-        let mut state = queue.lock();
-        if state.deleted {
-            return Err(SqsError::queue_does_not_exist());
-        }
-        state.change_visibility(
+    queue
+        .lock_live()?
+        .change_visibility(
             &receipt,
-            handle,
             Duration::from_secs(timeout as u64),
             Instant::now(),
-        )?;
-    }
+        )
+        .map_err(|refused| SqsError::visibility_refused(refused, handle))?;
     // Long polls recompute when the next message turns visible (at once for 0).
     queue.notify.notify_waiters();
     Ok(())

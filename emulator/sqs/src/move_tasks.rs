@@ -16,11 +16,11 @@ use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
 use crate::errors::{ErrorCode, SqsError};
-use crate::input;
 use crate::queues::source_queues_of;
+use crate::request::StartMoveTask;
 use crate::state::epoch_ms;
 use crate::state::message::StoredMessage;
-use crate::state::queue::Queue;
+use crate::state::queue::{Queue, QueueDeleted};
 use crate::Sqs;
 
 /// Batch moved per step when no rate is given.
@@ -121,8 +121,13 @@ fn not_found(parameter: &str) -> SqsError {
     )
 }
 
-pub fn start_message_move_task(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let source_arn = input::str_req(input, "SourceArn")?;
+pub fn start_message_move_task(sqs: &Sqs, request: StartMoveTask) -> Result<Value, SqsError> {
+    let StartMoveTask {
+        source_arn,
+        destination_arn,
+        max_per_second,
+    } = request;
+    let source_arn = source_arn.as_str();
     let source = sqs
         .registry()
         .get_by_arn(source_arn)
@@ -134,20 +139,11 @@ pub fn start_message_move_task(sqs: &Sqs, input: &Value) -> Result<Value, SqsErr
             "Source queue must be configured as a Dead Letter Queue.",
         ));
     }
-    let destination_arn = input::str_opt(input, "DestinationArn")?.map(str::to_string);
     if let Some(arn) = &destination_arn {
         sqs.registry()
             .get_by_arn(arn)
             .ok_or_else(|| not_found("DestinationArn"))?;
     }
-    let max_per_second = input::ranged_int(
-        input,
-        "MaxNumberOfMessagesPerSecond",
-        1,
-        500,
-        "Must be between 1 and 500.",
-    )?
-    .map(|n| n as u32);
 
     let counts = source.lock().counts(Instant::now());
     let task = {
@@ -198,14 +194,12 @@ async fn run(sqs: Sqs, source: Arc<Queue>, task: Arc<MoveTask>) {
             .max_per_second
             .map_or(UNLIMITED_STEP, |rate| rate as usize)
             .min((task.to_move - moved) as usize);
-        let messages = {
-            let mut state = source.lock();
-            if state.deleted {
-                drop(state);
+        let messages = match source.lock_live() {
+            Ok(mut state) => state.take_visible(Instant::now(), step),
+            Err(QueueDeleted) => {
                 task.finish(Status::Failed, Some("Source queue was deleted.".into()));
                 return;
             }
-            state.take_visible(Instant::now(), step)
         };
         if messages.is_empty() {
             // What is left is in flight or gone; AWS counts are approximate too.
@@ -241,7 +235,7 @@ fn move_messages(
         let target = target_arn
             .as_deref()
             .and_then(|arn| sqs.registry().get_by_arn(arn))
-            .filter(|queue| !queue.lock().deleted);
+            .filter(|queue| queue.lock_live().is_ok());
         let Some(target) = target else {
             let reason = match target_arn {
                 Some(arn) => format!("Destination queue {arn} does not exist."),
@@ -267,13 +261,10 @@ fn move_messages(
     Ok(())
 }
 
-pub fn list_message_move_tasks(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let source_arn = input::str_req(input, "SourceArn")?;
+pub fn list_message_move_tasks(sqs: &Sqs, source_arn: &str, max: usize) -> Result<Value, SqsError> {
     sqs.registry()
         .get_by_arn(source_arn)
         .ok_or_else(|| not_found("SourceArn"))?;
-    let max = input::ranged_int(input, "MaxResults", 1, 10, "Must be between 1 and 10.")?
-        .unwrap_or(1) as usize;
     let results: Vec<Value> = sqs
         .inner
         .move_tasks
@@ -287,8 +278,7 @@ pub fn list_message_move_tasks(sqs: &Sqs, input: &Value) -> Result<Value, SqsErr
     Ok(json!({"Results": results}))
 }
 
-pub fn cancel_message_move_task(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let handle = input::str_req(input, "TaskHandle")?;
+pub fn cancel_message_move_task(sqs: &Sqs, handle: &str) -> Result<Value, SqsError> {
     let task = sqs
         .inner
         .move_tasks

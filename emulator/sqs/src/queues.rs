@@ -5,26 +5,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
 use crate::errors::{ErrorCode, SqsError};
-use crate::input;
+use crate::request::{list_queues_token, CreateQueue, ListQueues, Tags};
 use crate::state::config::{redrive_allowed, QueueConfig};
 use crate::state::epoch_s;
 use crate::state::queue::{Queue, QueueState};
 use crate::{Ctx, Sqs};
 
-pub fn create_queue(sqs: &Sqs, ctx: &Ctx, input: &Value) -> Result<Value, SqsError> {
-    let name = input::str_req(input, "QueueName")?;
-    let attributes = input::str_map(input, "Attributes")?;
-    // awsJson1_0 names the member `tags`; the query form is rebuilt as `Tags`.
-    let mut tags = input::str_map(input, "tags")?;
-    tags.extend(input::str_map(input, "Tags")?);
-    create_queue_core(sqs, name, &attributes, &tags)?;
-    Ok(json!({"QueueUrl": sqs.queue_url(&ctx.host, name)}))
+pub fn create_queue(sqs: &Sqs, ctx: &Ctx, request: CreateQueue) -> Result<Value, SqsError> {
+    create_queue_core(sqs, &request.name, &request.attributes, &request.tags)?;
+    Ok(json!({"QueueUrl": sqs.queue_url(&ctx.host, &request.name)}))
 }
 
 /// Queue names: 1-80 of alphanumerics, hyphens, underscores (`.fifo` suffix for FIFO queues,
@@ -150,57 +143,38 @@ fn same_or_conflict(
     }
 }
 
-pub fn get_queue_url(sqs: &Sqs, ctx: &Ctx, input: &Value) -> Result<Value, SqsError> {
-    let name = input::str_req(input, "QueueName")?;
+pub fn get_queue_url(sqs: &Sqs, ctx: &Ctx, name: &str) -> Result<Value, SqsError> {
     let queue = sqs.existing_queue(name)?;
     Ok(json!({"QueueUrl": sqs.queue_url(&ctx.host, &queue.name)}))
 }
 
-/// ListQueues: up to 1,000 URLs; with MaxResults (1..=1000) it pages with NextToken.
-pub fn list_queues(sqs: &Sqs, ctx: &Ctx, input: &Value) -> Result<Value, SqsError> {
-    let prefix = input::str_opt(input, "QueueNamePrefix")?.unwrap_or("");
-    let max_results =
-        input::ranged_int(input, "MaxResults", 1, 1000, "Must be between 1 and 1000.")?;
-    let after = match input::str_opt(input, "NextToken")? {
-        Some(token) => Some(
-            URL_SAFE_NO_PAD
-                .decode(token)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    SqsError::invalid_parameter("NextToken", token, "Invalid NextToken value.")
-                })?,
-        ),
-        None => None,
-    };
+/// ListQueues: up to 1,000 URLs; with MaxResults it pages with NextToken.
+pub fn list_queues(sqs: &Sqs, ctx: &Ctx, request: ListQueues) -> Value {
     let names: Vec<String> = sqs
         .registry()
         .all()
         .iter()
         .map(|q| q.name.clone())
-        .filter(|name| name.starts_with(prefix))
-        .filter(|name| after.as_ref().is_none_or(|after| name > after))
+        .filter(|name| name.starts_with(&request.prefix))
+        .filter(|name| request.after.as_ref().is_none_or(|after| name > after))
         .collect();
-    let limit = max_results.map_or(1000, |n| n as usize);
+    let limit = request.max_results.unwrap_or(1000);
     let page: Vec<&String> = names.iter().take(limit).collect();
     let mut out = Map::new();
     if !page.is_empty() {
         let urls: Vec<String> = page.iter().map(|n| sqs.queue_url(&ctx.host, n)).collect();
         out.insert("QueueUrls".into(), json!(urls));
     }
-    if max_results.is_some() && names.len() > page.len() {
+    if request.max_results.is_some() && names.len() > page.len() {
         if let Some(last) = page.last() {
-            out.insert(
-                "NextToken".into(),
-                json!(URL_SAFE_NO_PAD.encode(last.as_bytes())),
-            );
+            out.insert("NextToken".into(), json!(list_queues_token(last)));
         }
     }
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
-pub fn delete_queue(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
+pub fn delete_queue(sqs: &Sqs, name: &str) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(name)?;
     if let Some(removed) = sqs.registry().remove(&queue.name) {
         removed.lock().deleted = true;
         // Long polls on the queue end with QueueDoesNotExist.
@@ -211,8 +185,8 @@ pub fn delete_queue(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
 
 /// PurgeQueue deletes every message, in flight or not; a second purge within 60 s is
 /// PurgeQueueInProgress (API_PurgeQueue).
-pub fn purge_queue(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
+pub fn purge_queue(sqs: &Sqs, name: &str) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(name)?;
     let mut state = queue.lock();
     let now = Instant::now();
     if state
@@ -232,9 +206,8 @@ pub fn purge_queue(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
     Ok(json!({}))
 }
 
-pub fn tag_queue(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
-    let tags = input::str_map(input, "Tags")?;
+pub fn tag_queue(sqs: &Sqs, name: &str, tags: Tags) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(name)?;
     let mut state = queue.lock();
     let mut merged = state.tags.clone();
     merged.extend(tags);
@@ -248,18 +221,17 @@ pub fn tag_queue(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
     Ok(json!({}))
 }
 
-pub fn untag_queue(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
-    let keys = input::str_list(input, "TagKeys")?;
+pub fn untag_queue(sqs: &Sqs, name: &str, keys: &[String]) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(name)?;
     let mut state = queue.lock();
     for key in keys {
-        state.tags.remove(&key);
+        state.tags.remove(key);
     }
     Ok(json!({}))
 }
 
-pub fn list_queue_tags(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
+pub fn list_queue_tags(sqs: &Sqs, name: &str) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(name)?;
     let tags = queue.lock().tags.clone();
     if tags.is_empty() {
         return Ok(json!({}));
@@ -268,12 +240,8 @@ pub fn list_queue_tags(sqs: &Sqs, input: &Value) -> Result<Value, SqsError> {
 }
 
 /// The queues whose RedrivePolicy targets this one. awsJson1_0 spells the member `queueUrls`.
-pub fn list_dead_letter_source_queues(
-    sqs: &Sqs,
-    ctx: &Ctx,
-    input: &Value,
-) -> Result<Value, SqsError> {
-    let queue = sqs.queue_from_input(input)?;
+pub fn list_dead_letter_source_queues(sqs: &Sqs, ctx: &Ctx, name: &str) -> Result<Value, SqsError> {
+    let queue = sqs.existing_queue(name)?;
     let urls: Vec<String> = source_queues_of(sqs, &queue.arn)
         .iter()
         .map(|q| sqs.queue_url(&ctx.host, &q.name))

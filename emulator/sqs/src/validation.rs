@@ -40,7 +40,6 @@ pub fn parse_attributes(
     value: Option<&Value>,
     system: bool,
 ) -> Result<BTreeMap<String, AttributeValue>, SqsError> {
-    let invalid = |message: String| SqsError::new(ErrorCode::InvalidParameterValue, message);
     let map = match value {
         None | Some(Value::Null) => return Ok(BTreeMap::new()),
         Some(Value::Object(map)) => map,
@@ -63,59 +62,73 @@ pub fn parse_attributes(
         } else {
             validate_attribute_name(name).map_err(invalid)?;
         }
-        let data_type = raw
-            .get("DataType")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                invalid(format!("The message attribute '{name}' must contain a non-empty message attribute type."))
-            })?;
-        let base = base_type(data_type);
-        if !matches!(base, "String" | "Number" | "Binary") || data_type.len() > 256 {
-            return Err(invalid(format!(
-                "The type of message (user) attribute '{name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String."
-            )));
-        }
-        let attribute = if base == "Binary" {
-            let encoded = raw.get("BinaryValue").and_then(Value::as_str).unwrap_or("");
-            let bytes = STANDARD.decode(encoded).map_err(|_| {
-                invalid(format!(
-                    "The message attribute '{name}' has an invalid binary value."
-                ))
-            })?;
-            if bytes.is_empty() {
-                return Err(invalid(format!("The message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{data_type}'.")));
-            }
-            AttributeValue {
-                data_type: data_type.to_string(),
-                string_value: None,
-                binary_value: Some(bytes),
-            }
-        } else {
-            let text = raw
-                .get("StringValue")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| invalid(format!("The message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{data_type}'.")))?;
-            if !text.chars().all(allowed_char) {
-                return Err(invalid(format!(
-                    "The message attribute '{name}' contains invalid characters."
-                )));
-            }
-            if base == "Number" && !is_number(text) {
-                return Err(invalid(format!(
-                    "Could not cast message attribute '{name}' value to number."
-                )));
-            }
-            AttributeValue {
-                data_type: data_type.to_string(),
-                string_value: Some(text.to_string()),
-                binary_value: None,
-            }
-        };
-        out.insert(name.clone(), attribute);
+        out.insert(name.clone(), parse_attribute(name, raw)?);
     }
     Ok(out)
+}
+
+fn invalid(message: String) -> SqsError {
+    SqsError::new(ErrorCode::InvalidParameterValue, message)
+}
+
+/// One attribute's `DataType` and its value of that type.
+fn parse_attribute(name: &str, raw: &Value) -> Result<AttributeValue, SqsError> {
+    let data_type = raw
+        .get("DataType")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            invalid(format!(
+                "The message attribute '{name}' must contain a non-empty message attribute type."
+            ))
+        })?;
+    let base = base_type(data_type);
+    if !matches!(base, "String" | "Number" | "Binary") || data_type.len() > 256 {
+        return Err(invalid(format!(
+            "The type of message (user) attribute '{name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String."
+        )));
+    }
+    let empty = || {
+        invalid(format!(
+            "The message attribute '{name}' must contain a non-empty message attribute value for message attribute type '{data_type}'."
+        ))
+    };
+    if base == "Binary" {
+        let encoded = raw.get("BinaryValue").and_then(Value::as_str).unwrap_or("");
+        let bytes = STANDARD.decode(encoded).map_err(|_| {
+            invalid(format!(
+                "The message attribute '{name}' has an invalid binary value."
+            ))
+        })?;
+        if bytes.is_empty() {
+            return Err(empty());
+        }
+        return Ok(AttributeValue {
+            data_type: data_type.to_string(),
+            string_value: None,
+            binary_value: Some(bytes),
+        });
+    }
+    let text = raw
+        .get("StringValue")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(empty)?;
+    if !text.chars().all(allowed_char) {
+        return Err(invalid(format!(
+            "The message attribute '{name}' contains invalid characters."
+        )));
+    }
+    if base == "Number" && !is_number(text) {
+        return Err(invalid(format!(
+            "Could not cast message attribute '{name}' value to number."
+        )));
+    }
+    Ok(AttributeValue {
+        data_type: data_type.to_string(),
+        string_value: Some(text.to_string()),
+        binary_value: None,
+    })
 }
 
 fn validate_attribute_name(name: &str) -> Result<(), String> {
@@ -165,6 +178,25 @@ mod tests {
             validate_body("").unwrap_err().code,
             ErrorCode::MissingParameter
         );
+    }
+
+    #[test]
+    fn attribute_values_by_type() {
+        let parse = |raw: Value| parse_attribute("a", &raw);
+        let number = parse(serde_json::json!({"DataType": "Number.int", "StringValue": "42"}));
+        assert_eq!(number.unwrap().string_value.as_deref(), Some("42"));
+        let binary = parse(serde_json::json!({"DataType": "Binary", "BinaryValue": "AAE="}));
+        assert_eq!(binary.unwrap().binary_value, Some(vec![0, 1]));
+        for bad in [
+            serde_json::json!({"DataType": "Number", "StringValue": "x"}),
+            serde_json::json!({"DataType": "Binary", "BinaryValue": ""}),
+            serde_json::json!({"DataType": "Date", "StringValue": "x"}),
+            serde_json::json!({"StringValue": "x"}),
+            serde_json::json!({"DataType": "String"}),
+        ] {
+            let err = parse(bad.clone()).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{bad}");
+        }
     }
 
     #[test]

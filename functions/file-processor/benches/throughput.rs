@@ -4,10 +4,10 @@
 //!
 //! Run: `cargo bench -p file-processor --bench throughput`.
 //!
-//! - The emulator runs as a separate process, the release `emulator` binary: `$EMULATOR_BIN`,
-//!   else `<workspace>/target/release/emulator`; when that is missing the bench builds it with
-//!   `cargo build --release -p emulator` first (most dependencies are shared with this bench's
-//!   own release build, so that is quick after `cargo bench` compiled).
+//! - The emulator runs as a separate process with `--no-functions` (its own Lambda functions would
+//!   consume the notification the bench hands to the handler), the `emulator` binary of the
+//!   bench's own profile: `$EMULATOR_BIN`, else `e2e_tests::emulator_binary()`, which builds it
+//!   when needed.
 //! - Each file size is handled in a fresh process (this bench re-executes itself with
 //!   `--child`), which runs only the handler, so its peak RSS (`VmHWM`) is the handler's. A
 //!   64 MiB and a 256 MiB file show whether the peak grows with the file size (it must not).
@@ -42,25 +42,10 @@ fn main() {
     parent();
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn emulator_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("EMULATOR_BIN") {
-        return PathBuf::from(path);
-    }
-    let path = workspace_root().join("target/release/emulator");
-    if !path.exists() {
-        eprintln!("building the release emulator (cargo build --release -p emulator)...");
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--release", "-p", "emulator"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "building the emulator failed");
-    }
-    path
+    std::env::var_os("EMULATOR_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(e2e_tests::emulator_binary)
 }
 
 struct Emulator {
@@ -77,7 +62,7 @@ impl Drop for Emulator {
 
 fn start_emulator() -> Emulator {
     let mut process = Command::new(emulator_binary())
-        .args(["serve", "--port", "0"])
+        .args(["serve", "--port", "0", "--no-functions"])
         .env_remove("PIPELINE_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -193,18 +178,28 @@ fn parent() {
             "\npeak RSS 256 MiB / 64 MiB file: {:.2}x (constant memory: the file is 4x larger)",
             large / small
         );
+        println!(
+            "BENCH|throughput|handler peak RSS, 64 MiB file|file-processor|{:.0}|MiB",
+            small / 1024.0
+        );
+        println!(
+            "BENCH|throughput|handler peak RSS, 256 MiB file|file-processor|{:.0}|MiB",
+            large / 1024.0
+        );
     }
     if let Some(path) = big_file {
+        let handler_mb_s = results.last().and_then(|(_, _, r)| r["mb_per_s"].as_f64());
         aws_cli_copy(
             &emulator.endpoint,
             &path,
             &config.resources.analytics_bucket,
+            handler_mb_s,
         );
     }
 }
 
 /// Times `aws s3 cp` of the file into the analytics bucket (no notification there).
-fn aws_cli_copy(endpoint: &str, path: &Path, bucket: &str) {
+fn aws_cli_copy(endpoint: &str, path: &Path, bucket: &str, handler_mb_s: Option<f64>) {
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or_default();
     let started = Instant::now();
     // `AWS_CLI` names the executable when `aws` on PATH is not a working aws CLI.
@@ -219,12 +214,19 @@ fn aws_cli_copy(endpoint: &str, path: &Path, bucket: &str) {
         .output();
     let elapsed = started.elapsed();
     match output {
-        Ok(out) if out.status.success() => println!(
-            "aws s3 cp of the {} MiB file through the emulator: {:.2} s ({:.1} MB/s; upload only)",
-            bytes / MIB,
-            elapsed.as_secs_f64(),
-            bytes as f64 / 1e6 / elapsed.as_secs_f64()
-        ),
+        Ok(out) if out.status.success() => {
+            let cli_mb_s = bytes as f64 / 1e6 / elapsed.as_secs_f64();
+            println!(
+                "aws s3 cp of the {} MiB file through the emulator: {:.2} s ({cli_mb_s:.1} MB/s; upload only)",
+                bytes / MIB,
+                elapsed.as_secs_f64(),
+            );
+            if let Some(handler_mb_s) = handler_mb_s {
+                let figure = "256 MiB CSV: handler copy vs aws s3 cp upload";
+                println!("BENCH|throughput|{figure}|file-processor|{handler_mb_s:.1}|MB/s");
+                println!("BENCH|throughput|{figure}|aws-cli|{cli_mb_s:.1}|MB/s");
+            }
+        }
         Ok(out) => println!(
             "aws s3 cp failed ({}): {}",
             out.status,

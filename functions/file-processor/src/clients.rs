@@ -2,16 +2,15 @@
 //! against the emulator (`AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`), with timeouts and
 //! retries set on purpose instead of left at the defaults.
 //!
-//! Budget, for the function timeout of 30 s that the queue's default visibility timeout of 180 s
-//! implies (Lambda guidance: visibility timeout >= 6x the function timeout,
-//! <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html>):
+//! Budget per call; the function's own deadline is handled by [`crate::budget`] (streaming stops
+//! cleanly before it), so these bound single calls, not the whole file:
 //! - connect timeout 2 s (default 3.1 s): a connection to S3/SQS/Glue inside a region takes
 //!   milliseconds; failing fast leaves time for a retry;
 //! - attempt timeout 10 s: the largest request is one 8 MiB UploadPart, well under a second at
 //!   Lambda's bandwidth to S3; an attempt that takes 10 s is stuck and is better retried;
-//! - operation timeout 25 s (all attempts and backoff): below the function timeout, so a call
-//!   that cannot finish fails as a per-message transient error and the handler still returns
-//!   its partial batch response instead of the whole batch timing out;
+//! - operation timeout 25 s (all attempts and backoff): a call that cannot finish fails as a
+//!   per-message transient error well before the default 120 s function timeout, and the
+//!   handler still returns its partial batch response;
 //! - retries: standard mode, 3 attempts, backoff from 100 ms up to 2 s. Quick retries absorb
 //!   blips inside one invocation; anything longer is handed to the SQS-level backoff
 //!   (ChangeMessageVisibility, minutes), which costs no Lambda time. Adaptive mode is not used:
@@ -78,8 +77,14 @@ impl Clients {
 
     /// Clients from a loaded config. `force_path_style` for local endpoints.
     pub fn from_sdk_config(sdk_config: &SdkConfig, force_path_style: bool) -> Clients {
+        // The handler never sets ChecksumMode on GetObject and verifies full-object checksums
+        // itself (see `object`): the SDK cannot validate the composite checksums of multipart
+        // objects and would warn once per such file.
         let s3_config = aws_sdk_s3::config::Builder::from(sdk_config)
             .force_path_style(force_path_style)
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            )
             .build();
         Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),

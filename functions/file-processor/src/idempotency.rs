@@ -44,6 +44,16 @@ pub struct SourceMarker {
 }
 
 impl SourceMarker {
+    /// The source version an S3 event announces.
+    pub fn of(object: &pipeline_core::event::ObjectRef) -> SourceMarker {
+        SourceMarker {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+            etag: object.etag.as_deref().map(normalize_etag),
+            sequencer: object.sequencer.clone(),
+        }
+    }
+
     /// The user metadata to store on the output object.
     pub fn to_metadata(&self) -> HashMap<String, String> {
         let mut metadata = HashMap::from([

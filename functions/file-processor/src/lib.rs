@@ -22,7 +22,10 @@
 //! - [`partitions`]: BatchCreatePartition per table, AlreadyExists = success, warm cache.
 //! - [`failures`]: per message, never per batch. Transient -> `batchItemFailures` + delayed
 //!   retry (ChangeMessageVisibility, full-jitter backoff); permanent -> DLQ at once with
-//!   `error_class`/`error_reason`, then success.
+//!   `error_class`/`error_reason`, then success; transient on the last receive -> DLQ with its
+//!   reason ([`verdict`] decides, purely).
+//! - [`budget`]: the invocation's deadline: a copy that cannot finish stops cleanly before it
+//!   (upload aborted) with a reason naming the size, the progress and what to change.
 //! - [`telemetry`]: one JSON log line per file that is also a CloudWatch EMF document.
 //! - [`clients`]: SDK clients with deliberate timeouts and retries.
 //! - [`processor`]: the batch handler tying these together ([`Processor::handle_batch`]).
@@ -37,6 +40,7 @@
 //! # }
 //! ```
 
+pub mod budget;
 pub mod clients;
 pub mod failures;
 pub mod idempotency;
@@ -46,6 +50,7 @@ pub mod partitions;
 pub mod processor;
 pub mod settings;
 pub mod telemetry;
+pub mod verdict;
 
 pub use clients::Clients;
 pub use failures::{DlqTarget, Failure};

@@ -6,11 +6,26 @@
 //! failure) the multipart upload is aborted so no partial output exists; the object appears only
 //! when CompleteMultipartUpload succeeds, after the validator accepted the whole file.
 //!
+//! Source integrity: GetObject reads the version the event announced (its ETag is compared with
+//! the announced one; a different ETag means the object was overwritten and the newer event
+//! handles it). Where the source has a full-object checksum (a single-part upload, or a
+//! multipart upload with `ChecksumType=FULL_OBJECT`), it is read with HeadObject and recomputed
+//! over the streamed bytes, and a mismatch fails the copy before anything is completed. A
+//! multipart object with a COMPOSITE checksum (`<base64>-<parts>`, what the aws CLI and most SDKs
+//! create) is a checksum of the parts' checksums; verifying it needs the part boundaries, so it
+//! is not checked here, and the SDK's own response validation is turned off for GetObject (it
+//! cannot validate such checksums either and would log a warning for every such file)
+//! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html>).
+//!
+//! Time: the copy checks the invocation's [`Budget`] between chunks and stops cleanly before
+//! the deadline, aborting the upload, with a reason that says how far it got.
+//!
 //! Parquet entities take the same path with a converter in the middle
 //! ([`crate::parquet_output`]): the body goes through the validator into Arrow batches, an
 //! encoder thread writes Parquet row groups, and the encoded bytes (not the source's) are cut
 //! into the parts of the same [`Upload`]; the output key ends in `.parquet`. The metadata, the
-//! conditional write and the abort on any error are shared with the CSV copy.
+//! conditional write, the checksum, the budget and the abort on any error are shared with the
+//! CSV copy.
 //!
 //! S3 limits: parts are 5 MiB..5 GiB except the last, at most 10,000 per upload
 //! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html>), so the part size grows
@@ -20,14 +35,17 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use std::time::Instant;
+
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
 use pipeline_core::config::{Entity, OutputFormat};
 use pipeline_core::csv_check::{CsvError, CsvStats, CsvValidator};
 use pipeline_core::event::ObjectRef;
 use tokio::task::JoinHandle;
 
+use crate::budget::{self, Budget, Progress};
 use crate::failures::{self, Failure};
 use crate::idempotency::{normalize_etag, Existing, SourceMarker, WriteCondition};
 use crate::parquet_output::{self, ConvertError, EncodedPart};
@@ -64,22 +82,21 @@ impl Default for UploadTuning {
 pub struct CopyJob<'a> {
     pub entity: &'a Entity,
     pub source: &'a ObjectRef,
+    /// The announced source version, written on the output as its metadata.
+    pub marker: &'a SourceMarker,
     pub dest_bucket: &'a str,
     pub dest_key: &'a str,
     pub condition: WriteCondition,
     pub tuning: UploadTuning,
+    pub budget: Budget,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CopyOutcome {
-    Written {
-        stats: CsvStats,
-        /// 0 for a single PutObject.
-        parts: u32,
-    },
+    Written(CsvStats),
     /// The source object is no longer the version the event announced (it was overwritten; the
     /// newer version has its own event). Nothing was written.
-    Superseded { current_etag: String },
+    Superseded,
 }
 
 /// `s3://bucket/key`.
@@ -108,12 +125,13 @@ pub async fn read_existing(
     }
 }
 
-/// Streams, validates and writes one object. Returns the marker written on the output too.
+/// Streams, validates and writes one object.
 pub async fn copy_validated(
     s3: &aws_sdk_s3::Client,
     job: CopyJob<'_>,
-) -> Result<(CopyOutcome, SourceMarker), Failure> {
+) -> Result<CopyOutcome, Failure> {
     let source_uri = uri(&job.source.bucket, &job.source.key);
+    let checksum = source_checksum(s3, job.source, &source_uri).await?;
     let response = s3
         .get_object()
         .bucket(&job.source.bucket)
@@ -132,22 +150,17 @@ pub async fn copy_validated(
         })?;
 
     let current_etag = response.e_tag().map(normalize_etag);
-    let announced_etag = job.source.etag.as_deref().map(normalize_etag);
     // Without a version id, GetObject reads the latest version; if that is not the announced
     // one, the event is stale and a newer event for the same key follows.
     if job.source.version_id.is_none() {
-        if let (Some(current), Some(announced)) = (&current_etag, &announced_etag) {
+        if let (Some(current), Some(announced)) = (&current_etag, &job.marker.etag) {
             if current != announced {
-                return Ok((
-                    CopyOutcome::Superseded {
-                        current_etag: current.clone(),
-                    },
-                    marker(job.source, current_etag.clone()),
-                ));
+                return Ok(CopyOutcome::Superseded);
             }
         }
     }
-    let marker = marker(job.source, current_etag.or(announced_etag));
+    let mut marker = job.marker.clone();
+    marker.etag = marker.etag.or(current_etag);
     let size = response
         .content_length()
         .and_then(|n| u64::try_from(n).ok());
@@ -160,16 +173,21 @@ pub async fn copy_validated(
     };
     let part_size = effective_part_size(job.tuning.part_size, output_bound);
     let mut upload = Upload::new(s3, &job, &marker, part_size, content_type(format));
+    let source = Source {
+        uri: &source_uri,
+        size,
+        checksum,
+    };
     let result = match format {
-        OutputFormat::Csv => stream(response.body, &job, &source_uri, part_size, &mut upload).await,
+        OutputFormat::Csv => stream(response.body, &job, source, part_size, &mut upload).await,
         OutputFormat::Parquet => {
-            stream_parquet(response.body, &job, &source_uri, part_size, &mut upload).await
+            stream_parquet(response.body, &job, source, part_size, &mut upload).await
         }
     };
     match result {
         Ok(stats) => {
-            let parts = upload.finish().await?;
-            Ok((CopyOutcome::Written { stats, parts }, marker))
+            upload.finish().await?;
+            Ok(CopyOutcome::Written(stats))
         }
         Err(failure) => {
             upload.abort().await;
@@ -178,13 +196,83 @@ pub async fn copy_validated(
     }
 }
 
-fn marker(source: &ObjectRef, etag: Option<String>) -> SourceMarker {
-    SourceMarker {
-        bucket: source.bucket.clone(),
-        key: source.key.clone(),
-        etag,
-        sequencer: source.sequencer.clone(),
+/// The source as the stream sees it.
+struct Source<'a> {
+    uri: &'a str,
+    size: Option<u64>,
+    checksum: Option<FullObjectChecksum>,
+}
+
+/// A full-object checksum of the source, recomputed over the streamed bytes.
+struct FullObjectChecksum {
+    algorithm: &'static str,
+    expected_base64: String,
+    hasher: Box<dyn aws_smithy_checksums::http::HttpChecksum>,
+}
+
+impl FullObjectChecksum {
+    fn verify(self, source_uri: &str) -> Result<(), Failure> {
+        let computed = aws_smithy_types::base64::encode(self.hasher.finalize());
+        if computed == self.expected_base64 {
+            return Ok(());
+        }
+        // The bytes read are not the bytes stored: a transfer fault, so retry.
+        Err(Failure::transient(format!(
+            "{source_uri}: the bytes read do not match the object's {} checksum \
+             (expected {}, computed {computed}); nothing was written",
+            self.algorithm, self.expected_base64
+        )))
     }
+}
+
+/// Reads the source's full-object checksum, if it has one (HeadObject with checksum mode).
+/// Composite checksums (`...-<parts>`) cannot be recomputed without the part boundaries.
+async fn source_checksum(
+    s3: &aws_sdk_s3::Client,
+    source: &ObjectRef,
+    source_uri: &str,
+) -> Result<Option<FullObjectChecksum>, Failure> {
+    let head = match s3
+        .head_object()
+        .bucket(&source.bucket)
+        .key(&source.key)
+        .set_version_id(source.version_id.clone())
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+    {
+        Ok(head) => head,
+        // GetObject right after reports a missing object with its own, clearer error.
+        Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => {
+            return Ok(None)
+        }
+        Err(error) => {
+            return Err(failures::from_sdk(
+                &format!("HeadObject {source_uri}"),
+                &error,
+            ))
+        }
+    };
+    let candidates = [
+        ("crc64nvme", head.checksum_crc64_nvme()),
+        ("crc32c", head.checksum_crc32_c()),
+        ("crc32", head.checksum_crc32()),
+        ("sha1", head.checksum_sha1()),
+        ("sha256", head.checksum_sha256()),
+    ];
+    let found = candidates.into_iter().find_map(|(algorithm, value)| {
+        let value = value.filter(|v| !v.contains('-'))?;
+        let hasher = algorithm
+            .parse::<aws_smithy_checksums::ChecksumAlgorithm>()
+            .ok()?
+            .into_impl();
+        Some(FullObjectChecksum {
+            algorithm,
+            expected_base64: value.to_string(),
+            hasher,
+        })
+    });
+    Ok(found)
 }
 
 /// `part_size`, at least 5 MiB, grown so a file of `size` bytes needs at most 10,000 parts.
@@ -194,6 +282,56 @@ pub fn effective_part_size(part_size: usize, size: Option<u64>) -> usize {
     floor.max(needed) as usize
 }
 
+/// Feeds every chunk to the validator (and the checksum), then hands full parts to the upload.
+/// Stops with a transient failure when the invocation's budget is spent.
+async fn stream(
+    mut body: ByteStream,
+    job: &CopyJob<'_>,
+    mut source: Source<'_>,
+    part_size: usize,
+    upload: &mut Upload<'_>,
+) -> Result<CsvStats, Failure> {
+    let started = Instant::now();
+    let mut validator = CsvValidator::new(job.entity);
+    let mut buffer = BytesMut::with_capacity(part_size);
+    let mut bytes_done = 0u64;
+    let source_uri = source.uri;
+    let csv_failure = |error: CsvError| Failure {
+        class: error.class(),
+        reason: format!("{source_uri}: {error}"),
+    };
+    while let Some(chunk) = next_chunk(&mut body, source_uri).await? {
+        if job.budget.is_spent() {
+            let progress = Progress {
+                bytes_done,
+                bytes_total: source.size,
+                elapsed: started.elapsed(),
+            };
+            return Err(budget::out_of_time(
+                source_uri,
+                progress,
+                job.budget.timeout(),
+            ));
+        }
+        bytes_done += chunk.len() as u64;
+        validator.feed(&chunk).map_err(csv_failure)?;
+        if let Some(checksum) = source.checksum.as_mut() {
+            checksum.hasher.update(&chunk);
+        }
+        buffer.extend_from_slice(&chunk);
+        while buffer.len() >= part_size {
+            let part = buffer.split_to(part_size).freeze();
+            upload.push_part(part).await?;
+        }
+    }
+    let stats = validator.finish().map_err(csv_failure)?;
+    if let Some(checksum) = source.checksum.take() {
+        checksum.verify(source_uri)?;
+    }
+    upload.set_tail(buffer.freeze());
+    Ok(stats)
+}
+
 fn content_type(format: OutputFormat) -> &'static str {
     match format {
         OutputFormat::Csv => CSV_CONTENT_TYPE,
@@ -201,80 +339,32 @@ fn content_type(format: OutputFormat) -> &'static str {
     }
 }
 
-/// The error of an invalid file, worded the same for both formats.
-fn csv_failure(source_uri: &str, error: CsvError) -> Failure {
-    Failure {
-        class: error.class(),
-        reason: format!("{source_uri}: {error}"),
-    }
-}
-
-/// The next chunk of the source body, `None` at its end.
-async fn next_chunk(body: &mut ByteStream, source_uri: &str) -> Result<Option<Bytes>, Failure> {
-    // No SDK timeout covers the body once GetObject has returned its headers, so a stalled read
-    // is bounded here.
-    let next = tokio::time::timeout(BODY_STALL_TIMEOUT, body.try_next())
-        .await
-        .map_err(|_| {
-            Failure::transient(format!(
-                "{source_uri}: reading the object stalled for {} s",
-                BODY_STALL_TIMEOUT.as_secs()
-            ))
-        })?;
-    next.map_err(|error| {
-        Failure::transient(format!(
-            "{source_uri}: reading the object failed: {}",
-            failures::describe(&error)
-        ))
-    })
-}
-
-/// Feeds every chunk to the validator, then hands full parts to the upload.
-async fn stream(
-    mut body: ByteStream,
-    job: &CopyJob<'_>,
-    source_uri: &str,
-    part_size: usize,
-    upload: &mut Upload<'_>,
-) -> Result<CsvStats, Failure> {
-    let mut validator = CsvValidator::new(job.entity);
-    let mut buffer = BytesMut::with_capacity(part_size);
-    while let Some(chunk) = next_chunk(&mut body, source_uri).await? {
-        validator
-            .feed(&chunk)
-            .map_err(|e| csv_failure(source_uri, e))?;
-        buffer.extend_from_slice(&chunk);
-        while buffer.len() >= part_size {
-            let part = buffer.split_to(part_size).freeze();
-            upload.push_part(part).await?;
-        }
-    }
-    let stats = validator.finish().map_err(|e| csv_failure(source_uri, e))?;
-    upload.set_tail(buffer.freeze());
-    Ok(stats)
-}
-
 /// Why the feeding side of a conversion stopped.
 enum FeedError {
-    /// Its own failure (invalid file, body read): the one to report.
+    /// Its own failure (invalid file, body read, checksum, budget): the one to report.
     Failed(Failure),
     /// The encoder went away; the output side holds the reason.
     EncoderStopped,
 }
 
 /// Converts the body to Parquet while uploading the encoded parts: the feeding side (body ->
-/// validator -> Arrow batches) and the output side (encoded parts -> `upload`) run concurrently
-/// in this task, the encoder on its own thread. Each side owns its channel end, so when one side
-/// fails and returns, the other sees its channel close and stops too: nothing waits forever.
+/// checksum, budget -> validator -> Arrow batches) and the output side (encoded parts ->
+/// `upload`) run concurrently in this task, the encoder on its own thread. Each side owns its
+/// channel end, so when one side fails and returns, the other sees its channel close and stops
+/// too: nothing waits forever. CSV errors are worded exactly as in [`stream`].
 async fn stream_parquet(
     mut body: ByteStream,
     job: &CopyJob<'_>,
-    source_uri: &str,
+    mut source: Source<'_>,
     part_size: usize,
     upload: &mut Upload<'_>,
 ) -> Result<CsvStats, Failure> {
+    let source_uri = source.uri;
     let convert_failure = |error: ConvertError| match error {
-        ConvertError::Csv(error) => csv_failure(source_uri, error),
+        ConvertError::Csv(error) => Failure {
+            class: error.class(),
+            reason: format!("{source_uri}: {error}"),
+        },
         ConvertError::Encode(_) => Failure::permanent(format!("{source_uri}: {error}")),
         ConvertError::Stopped(_) | ConvertError::Spawn(_) => {
             Failure::transient(format!("{source_uri}: {error}"))
@@ -287,11 +377,29 @@ async fn stream_parquet(
             ConvertError::Stopped(_) => FeedError::EncoderStopped,
             other => FeedError::Failed(convert_failure(other)),
         };
+        let started = Instant::now();
+        let mut bytes_done = 0u64;
         while let Some(chunk) = next_chunk(&mut body, source_uri)
             .await
             .map_err(FeedError::Failed)?
         {
+            if job.budget.is_spent() {
+                let progress = Progress {
+                    bytes_done,
+                    bytes_total: source.size,
+                    elapsed: started.elapsed(),
+                };
+                let failure = budget::out_of_time(source_uri, progress, job.budget.timeout());
+                return Err(FeedError::Failed(failure));
+            }
+            bytes_done += chunk.len() as u64;
+            if let Some(checksum) = source.checksum.as_mut() {
+                checksum.hasher.update(&chunk);
+            }
             input.feed(&chunk).await.map_err(fail)?;
+        }
+        if let Some(checksum) = source.checksum.take() {
+            checksum.verify(source_uri).map_err(FeedError::Failed)?;
         }
         input.finish().await.map_err(fail)
     };
@@ -317,6 +425,25 @@ async fn stream_parquet(
             format!("{source_uri}: the Parquet encoder stopped before the end of the file"),
         )),
     }
+}
+
+/// The next chunk of the body; `None` at its end. No SDK timeout covers the body once GetObject
+/// has returned its headers, so a stalled read is bounded here.
+async fn next_chunk(body: &mut ByteStream, source_uri: &str) -> Result<Option<Bytes>, Failure> {
+    let next = tokio::time::timeout(BODY_STALL_TIMEOUT, body.try_next())
+        .await
+        .map_err(|_| {
+            Failure::transient(format!(
+                "{source_uri}: reading the object stalled for {} s",
+                BODY_STALL_TIMEOUT.as_secs()
+            ))
+        })?;
+    next.map_err(|error| {
+        Failure::transient(format!(
+            "{source_uri}: reading the object failed: {}",
+            failures::describe(&error)
+        ))
+    })
 }
 
 /// The output side: nothing until the first full part; then a multipart upload.
@@ -437,8 +564,8 @@ impl<'a> Upload<'a> {
     }
 
     /// Writes what is left: one PutObject if no part was started, else the last part and the
-    /// completion. Returns the number of parts (0 for PutObject).
-    async fn finish(mut self) -> Result<u32, Failure> {
+    /// completion.
+    async fn finish(mut self) -> Result<(), Failure> {
         let result = self.finish_inner().await;
         if result.is_err() {
             self.abort().await;
@@ -446,10 +573,10 @@ impl<'a> Upload<'a> {
         result
     }
 
-    async fn finish_inner(&mut self) -> Result<u32, Failure> {
+    async fn finish_inner(&mut self) -> Result<(), Failure> {
         if self.upload_id.is_none() {
             debug_assert!(self.tail.len() < self.part_size.max(1));
-            return self.put_single().await.map(|()| 0);
+            return self.put_single().await;
         }
         let tail = std::mem::take(&mut self.tail);
         if !tail.is_empty() {
@@ -460,7 +587,6 @@ impl<'a> Upload<'a> {
         }
         let upload_id = self.upload_id.clone().unwrap_or_default();
         let parts = std::mem::take(&mut self.completed);
-        let count = parts.len() as u32;
         let request = self
             .s3
             .complete_multipart_upload()
@@ -484,7 +610,7 @@ impl<'a> Upload<'a> {
             )
         })?;
         self.upload_id = None;
-        Ok(count)
+        Ok(())
     }
 
     async fn put_single(&mut self) -> Result<(), Failure> {
@@ -539,6 +665,39 @@ impl<'a> Upload<'a> {
                 "AbortMultipartUpload failed; the bucket lifecycle rule will clean the parts up"
             ),
         }
+    }
+}
+
+/// The backstop: an upload dropped before it finished or aborted (its record was dropped at the
+/// invocation's backstop, or panicked) is aborted in the background, so no orphaned multipart
+/// upload stays behind when the handler is still running.
+impl Drop for Upload<'_> {
+    fn drop(&mut self) {
+        for handle in self.in_flight.drain(..) {
+            handle.abort();
+        }
+        let Some(upload_id) = self.upload_id.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let request = self
+            .s3
+            .abort_multipart_upload()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(upload_id);
+        let output = self.output_uri();
+        runtime.spawn(async move {
+            if let Err(error) = request.send().await {
+                tracing::warn!(
+                    output = %output,
+                    error = %failures::describe(&error),
+                    "AbortMultipartUpload of a dropped upload failed; the bucket lifecycle rule will clean the parts up"
+                );
+            }
+        });
     }
 }
 

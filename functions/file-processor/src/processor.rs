@@ -1,17 +1,22 @@
 //! The batch handler: an SQS batch of S3 notifications in, a partial batch response out.
 //!
-//! 1. Every record is processed on its own (several at once, `record_concurrency`), isolated
-//!    from the others: a panic becomes that record's transient failure (`catch_unwind`), and a
-//!    record still running near the invocation deadline is stopped and retried later.
+//! 1. Every record is processed on its own (several at once, `record_concurrency`), in a tracing
+//!    span carrying its message id, isolated from the others: a panic becomes that record's
+//!    transient failure (`catch_unwind`); a copy that cannot finish in the invocation's time
+//!    stops cleanly before the deadline ([`crate::budget`]), and a record still running at the
+//!    backstop is dropped.
 //!    Per object: route, HeadObject + idempotency decision, then the validated streaming copy.
 //!    Copies of the same output key within one invocation are serialized (a batch may hold the
 //!    same event twice).
 //! 2. The partitions the batch's files need are made sure of in one pass (cache, then
 //!    BatchCreatePartition per table).
-//! 3. Each record's verdict: success; transient (delayed with ChangeMessageVisibility and listed
-//!    in `batchItemFailures`); permanent (sent to the DLQ with `error_class`/`error_reason`, then
-//!    reported as success so the event source mapping deletes it, or listed as failed if the DLQ
-//!    send fails: nothing is dropped). One log/EMF line per file.
+//! 3. Each record's verdict, decided purely from its files' failures and its receive count
+//!    ([`crate::verdict`]), then carried out: done; retry (delayed with ChangeMessageVisibility
+//!    and listed in `batchItemFailures`); dead-letter (sent to the DLQ with
+//!    `error_class`/`error_reason`, then reported as success so the event source mapping deletes
+//!    it; if the DLQ send fails, delayed and listed as failed instead: nothing is dropped). A
+//!    transient failure on the message's last receive is dead-lettered with its reason, so no
+//!    message reaches the DLQ without one. One log/EMF line per file and per action.
 //!
 //! Partial batch responses: <https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html>.
 
@@ -24,17 +29,20 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::{FutureExt, StreamExt};
 use pipeline_core::config::Config;
 use pipeline_core::event::{parse_sqs_body, ObjectRef, ParsedBody};
-use pipeline_core::failure::{parse_receive_count, FailureClass};
+use pipeline_core::failure::parse_receive_count;
 use pipeline_core::route::{route, Route};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use tracing::Instrument;
 
+use crate::budget::Budget;
 use crate::clients::Clients;
-use crate::failures::{self, Failure, FailureSink};
-use crate::idempotency::{decide, normalize_etag, Decision, SourceMarker};
+use crate::failures::{Failure, FailureSink};
+use crate::idempotency::{decide, Decision, SourceMarker};
 use crate::object::{self, CopyJob, CopyOutcome};
 use crate::partitions::{PartitionCache, PartitionId, PartitionNeed, Partitions};
 use crate::settings::Settings;
-use crate::telemetry::{FileReport, Invocation, Outcome, Telemetry};
+use crate::telemetry::{FileReport, Invocation, MessageEvent, Outcome, Telemetry};
+use crate::verdict::{self, Attempt, Verdict};
 
 /// The handler. Create it once per execution environment and reuse it across invocations: it
 /// holds the clients, the partition cache and the resolved queue URLs.
@@ -59,6 +67,8 @@ enum FileState {
 struct FileWork {
     object: ObjectRef,
     route: Option<Route>,
+    /// The Glue partition the file needs (written, or already applied), decided once.
+    need: Option<PartitionNeed>,
     duration: Duration,
     state: FileState,
 }
@@ -130,11 +140,12 @@ impl Processor {
     /// Handles one SQS batch and returns the partial batch response.
     pub async fn handle_batch(&self, event: SqsEvent, invocation: &Invocation) -> SqsBatchResponse {
         let locks = KeyLocks::default();
-        let budget = invocation
-            .deadline
-            .map(|deadline| failures::remaining(deadline, self.settings.deadline_margin));
+        let budget = Budget::from_deadline(invocation.deadline, self.settings.deadline_margin);
         let works: Vec<RecordWork<'_>> = futures::stream::iter(event.records.iter())
-            .map(|message| self.process_record_isolated(message, &locks, budget))
+            .map(|message| {
+                self.process_record_isolated(message, &locks, budget)
+                    .instrument(record_span(message))
+            })
             .buffered(self.settings.record_concurrency.max(1))
             .collect()
             .await;
@@ -142,19 +153,20 @@ impl Processor {
         let needs: Vec<PartitionNeed> = works
             .iter()
             .filter_map(|work| match &work.state {
-                RecordState::Files(files) => Some(files.iter().filter_map(|f| self.need_of(f))),
+                RecordState::Files(files) => Some(files.iter().filter_map(|f| f.need.clone())),
                 _ => None,
             })
             .flatten()
             .collect();
         let partition_results = self.partitions.ensure(&needs).await;
 
-        let failed: Vec<Option<String>> = futures::future::join_all(
-            works
-                .into_iter()
-                .map(|work| self.finish_record(work, &partition_results, invocation)),
-        )
-        .await;
+        let failed: Vec<Option<String>> =
+            futures::future::join_all(works.into_iter().map(|work| {
+                let span = record_span(work.message);
+                self.finish_record(work, &partition_results, invocation)
+                    .instrument(span)
+            }))
+            .await;
         let mut response = SqsBatchResponse::default();
         for message_id in failed.into_iter().flatten() {
             response.add_failure(message_id);
@@ -166,12 +178,15 @@ impl Processor {
         &self,
         message: &'a SqsMessage,
         locks: &KeyLocks,
-        budget: Option<Duration>,
+        budget: Budget,
     ) -> RecordWork<'a> {
         let started = Instant::now();
-        let state = isolate(self.process_record(message, locks), budget)
-            .await
-            .unwrap_or_else(RecordState::Failed);
+        let state = isolate(
+            self.process_record(message, locks, budget),
+            budget.backstop(),
+        )
+        .await
+        .unwrap_or_else(RecordState::Failed);
         RecordWork {
             message,
             started,
@@ -179,7 +194,12 @@ impl Processor {
         }
     }
 
-    async fn process_record(&self, message: &SqsMessage, locks: &KeyLocks) -> RecordState {
+    async fn process_record(
+        &self,
+        message: &SqsMessage,
+        locks: &KeyLocks,
+        budget: Budget,
+    ) -> RecordState {
         let body = message.body.as_deref().unwrap_or_default();
         match parse_sqs_body(body) {
             Err(error) => RecordState::Failed(Failure::permanent(format!(
@@ -190,25 +210,32 @@ impl Processor {
             Ok(ParsedBody::Objects(objects)) => {
                 let mut files = Vec::with_capacity(objects.len());
                 for object in objects {
-                    files.push(self.process_object(object, locks).await);
+                    files.push(self.process_object(object, locks, budget).await);
                 }
                 RecordState::Files(files)
             }
         }
     }
 
-    async fn process_object(&self, object: ObjectRef, locks: &KeyLocks) -> FileWork {
+    async fn process_object(
+        &self,
+        object: ObjectRef,
+        locks: &KeyLocks,
+        budget: Budget,
+    ) -> FileWork {
         let started = Instant::now();
         let (route, state) = match self.route_object(&object) {
             Err(state) => (None, state),
             Ok(route) => {
-                let state = self.copy_object(&object, &route, locks).await;
+                let state = self.copy_object(&object, &route, locks, budget).await;
                 (Some(route), state)
             }
         };
+        let need = route.as_ref().and_then(|route| self.need_of(route, &state));
         FileWork {
             object,
             route,
+            need,
             duration: started.elapsed(),
             state,
         }
@@ -229,7 +256,13 @@ impl Processor {
             .map_err(|error| FileState::Failed(Failure::permanent(format!("{source}: {error}"))))
     }
 
-    async fn copy_object(&self, object: &ObjectRef, route: &Route, locks: &KeyLocks) -> FileState {
+    async fn copy_object(
+        &self,
+        object: &ObjectRef,
+        route: &Route,
+        locks: &KeyLocks,
+        budget: Budget,
+    ) -> FileState {
         let Some(entity) = self.config.entities.get(&route.entity) else {
             return FileState::Failed(Failure::permanent(format!(
                 "entity {} is not in the config",
@@ -243,71 +276,57 @@ impl Processor {
                 Ok(existing) => existing,
                 Err(failure) => return FileState::Failed(failure),
             };
-        let incoming = SourceMarker {
-            bucket: object.bucket.clone(),
-            key: object.key.clone(),
-            etag: object.etag.as_deref().map(normalize_etag),
-            sequencer: object.sequencer.clone(),
-        };
+        let incoming = SourceMarker::of(object);
         let condition = match decide(&incoming, &existing) {
             Decision::SkipDuplicate => return FileState::Skipped(Outcome::Duplicate),
             Decision::SkipOlder { .. } => return FileState::Skipped(Outcome::Stale),
             Decision::Collision { existing } => {
-                let holder = existing
-                    .map(|marker| format!("was made from {}", marker.uri()))
-                    .unwrap_or_else(|| "was not written by the pipeline".to_string());
-                return FileState::Failed(Failure::permanent(format!(
-                    "{} maps to the output {} which already exists and {holder}; \
-                     refusing to overwrite a different source file (rename one of them)",
-                    incoming.uri(),
-                    object::uri(analytics, &route.output_key),
-                )));
+                return FileState::Failed(collision(&incoming, existing, analytics, route))
             }
             Decision::Write(condition) => condition,
         };
         let job = CopyJob {
             entity,
             source: object,
+            marker: &incoming,
             dest_bucket: analytics,
             dest_key: &route.output_key,
             condition,
             tuning: self.settings.upload,
+            budget,
         };
         match object::copy_validated(&self.clients.s3, job).await {
-            Ok((CopyOutcome::Written { stats, .. }, _)) => FileState::Written {
+            Ok(CopyOutcome::Written(stats)) => FileState::Written {
                 rows: stats.rows,
                 bytes: stats.bytes,
             },
-            Ok((CopyOutcome::Superseded { .. }, _)) => FileState::Skipped(Outcome::Superseded),
+            Ok(CopyOutcome::Superseded) => FileState::Skipped(Outcome::Superseded),
             Err(failure) => FileState::Failed(failure),
         }
     }
 
-    fn need_of(&self, file: &FileWork) -> Option<PartitionNeed> {
-        let route = file.route.as_ref()?;
+    /// The partition a routed file needs: when it was written, or when this source version (or
+    /// a newer one) was already applied, so a partition lost earlier is still registered.
+    fn need_of(&self, route: &Route, state: &FileState) -> Option<PartitionNeed> {
         let needed = matches!(
-            file.state,
+            state,
             FileState::Written { .. }
                 | FileState::Skipped(Outcome::Duplicate)
                 | FileState::Skipped(Outcome::Stale)
         );
         needed.then(|| PartitionNeed {
-            id: self.partition_id(route),
+            id: PartitionId {
+                database: self.config.resources.glue_database.clone(),
+                table: route.table_name.clone(),
+                values: route.values(),
+            },
             entity: route.entity.clone(),
             location: route.partition_location.clone(),
         })
     }
 
-    fn partition_id(&self, route: &Route) -> PartitionId {
-        PartitionId {
-            database: self.config.resources.glue_database.clone(),
-            table: route.table_name.clone(),
-            values: route.values(),
-        }
-    }
-
-    /// Logs the record's files and acts on its verdict. Returns the message id when the record
-    /// must be reported in `batchItemFailures`.
+    /// Logs the record's files, decides its verdict and carries it out. Returns the message id
+    /// when the record must be reported in `batchItemFailures`.
     async fn finish_record(
         &self,
         work: RecordWork<'_>,
@@ -316,144 +335,177 @@ impl Processor {
     ) -> Option<String> {
         let message = work.message;
         let message_id = message.message_id.clone().unwrap_or_default();
-        let verdict = match work.state {
+        let failures = match work.state {
             RecordState::TestEvent => {
-                tracing::info!(message_id = %message_id, "s3:TestEvent skipped");
-                None
+                tracing::info!("s3:TestEvent skipped");
+                Vec::new()
             }
             RecordState::Failed(failure) => {
-                self.telemetry.file(
-                    &FileReport {
-                        message_id: message_id.clone(),
-                        entity: None,
-                        source_bucket: None,
-                        source_key: None,
-                        output_key: None,
-                        partition: None,
-                        rows: 0,
-                        bytes: 0,
-                        duration: work.started.elapsed(),
-                        outcome: outcome_of_failure(&failure),
-                        reason: Some(failure.reason.clone()),
-                    },
-                    invocation,
-                );
-                Some(failure)
+                let report = FileReport::of_message(&message_id, work.started.elapsed(), &failure);
+                self.telemetry.file(&report, invocation);
+                vec![failure]
             }
-            RecordState::Files(files) => {
-                let mut failures_seen = Vec::new();
-                for file in files {
-                    let (report, failure) = self.file_report(&message_id, file, partition_results);
+            RecordState::Files(files) => files
+                .into_iter()
+                .filter_map(|file| {
+                    let (report, failure) = file_report(&message_id, file, partition_results);
                     self.telemetry.file(&report, invocation);
-                    failures_seen.extend(failure);
-                }
-                combine(failures_seen)
-            }
+                    failure
+                })
+                .collect(),
         };
-        let failure = verdict?;
-        match failure.class {
-            FailureClass::Transient => {
-                self.delay(message, &message_id, &failure).await;
-                Some(message_id)
+        let attempt = Attempt {
+            receive_count: receive_count(message),
+            max_receive_count: self.settings.max_receive_count,
+        };
+        let verdict = verdict::decide(failures, attempt);
+        let report_failed = self.act(message, &message_id, verdict, invocation).await;
+        report_failed.then_some(message_id)
+    }
+
+    /// Carries out a verdict; true when the message must be listed in `batchItemFailures`.
+    async fn act(
+        &self,
+        message: &SqsMessage,
+        message_id: &str,
+        verdict: Verdict,
+        invocation: &Invocation,
+    ) -> bool {
+        let emit = |event: MessageEvent<'_>| self.telemetry.message(&event, message_id, invocation);
+        match verdict {
+            Verdict::Done => false,
+            Verdict::Retry(failure) => {
+                self.delay(message, &failure, invocation).await;
+                true
             }
-            FailureClass::Permanent => {
+            Verdict::DeadLetter(failure) => {
                 let body = message.body.as_deref().unwrap_or_default();
                 match self.failure_sink.dead_letter(body, &failure).await {
                     Ok(dlq_message_id) => {
-                        tracing::warn!(
-                            message_id = %message_id,
-                            dlq_message_id = %dlq_message_id,
-                            reason = %failure.reason,
-                            "permanent failure sent to the DLQ"
-                        );
-                        None
+                        emit(MessageEvent::DeadLettered {
+                            dlq_message_id: &dlq_message_id,
+                            failure: &failure,
+                        });
+                        false
                     }
-                    Err(send_failure) => {
-                        tracing::error!(
-                            message_id = %message_id,
-                            reason = %failure.reason,
-                            error = %send_failure.reason,
-                            "sending to the DLQ failed; the message is reported as failed instead"
-                        );
-                        Some(message_id)
+                    Err(error) => {
+                        emit(MessageEvent::DeadLetterFailed {
+                            failure: &failure,
+                            error: &error,
+                        });
+                        // A failed DLQ send backs off like any transient failure.
+                        self.delay(message, &failure, invocation).await;
+                        true
                     }
                 }
             }
         }
     }
 
-    /// Pushes the next attempt out; a failure here is logged (the message then comes back after
-    /// the queue's own visibility timeout, which is still a retry).
-    async fn delay(&self, message: &SqsMessage, message_id: &str, failure: &Failure) {
-        let receive_count = parse_receive_count(
-            message
-                .attributes
-                .get("ApproximateReceiveCount")
-                .map(String::as_str),
-        );
+    /// Pushes the next attempt out; a failure here is reported (the message then comes back
+    /// after the queue's own visibility timeout, which is still a retry).
+    async fn delay(&self, message: &SqsMessage, failure: &Failure, invocation: &Invocation) {
+        let message_id = message.message_id.as_deref().unwrap_or_default();
         let (Some(arn), Some(receipt)) = (&message.event_source_arn, &message.receipt_handle)
         else {
-            tracing::warn!(
-                message_id,
-                "no eventSourceARN/receiptHandle: retry not delayed"
-            );
+            tracing::warn!("no eventSourceARN/receiptHandle: retry not delayed");
             return;
         };
+        let receive_count = receive_count(message);
         match self
             .failure_sink
             .delay_retry(arn, receipt, receive_count)
             .await
         {
-            Ok(seconds) => tracing::warn!(
+            Ok(seconds) => self.telemetry.message(
+                &MessageEvent::RetryDelayed {
+                    receive_count,
+                    retry_in_seconds: seconds,
+                    failure,
+                },
                 message_id,
-                receive_count,
-                retry_in_seconds = seconds,
-                reason = %failure.reason,
-                "transient failure; retry delayed"
+                invocation,
             ),
-            Err(error) => tracing::warn!(
+            Err(error) => self.telemetry.message(
+                &MessageEvent::VisibilityChangeFailed {
+                    failure,
+                    error: &error,
+                },
                 message_id,
-                reason = %failure.reason,
-                error = %error.reason,
-                "transient failure; ChangeMessageVisibility failed"
+                invocation,
             ),
         }
     }
+}
 
-    fn file_report(
-        &self,
-        message_id: &str,
-        file: FileWork,
-        partition_results: &HashMap<PartitionId, Result<(), Failure>>,
-    ) -> (FileReport, Option<Failure>) {
-        let partition_failure = self.need_of(&file).and_then(|need| {
-            partition_results
-                .get(&need.id)
-                .and_then(|result| result.as_ref().err().cloned())
-        });
-        let (outcome, rows, bytes, failure) = match (file.state, partition_failure) {
-            (_, Some(failure)) | (FileState::Failed(failure), None) => {
-                (outcome_of_failure(&failure), 0, 0, Some(failure))
-            }
-            (FileState::Written { rows, bytes }, None) => (Outcome::Processed, rows, bytes, None),
-            (FileState::Skipped(outcome), None) => (outcome, 0, 0, None),
-        };
-        let route = file.route.as_ref();
-        let report = FileReport {
-            message_id: message_id.to_string(),
-            entity: route.map(|r| r.entity.clone()),
-            source_bucket: Some(file.object.bucket.clone()),
-            source_key: Some(file.object.key.clone()),
-            output_key: route.map(|r| r.output_key.clone()),
-            partition: route.map(|r| r.partition_location.clone()),
-            rows,
-            bytes,
-            duration: file.duration,
-            outcome,
-            reason: failure.as_ref().map(|f| f.reason.clone()),
-        };
-        (report, failure)
-    }
+/// The span every log line of one record is written in.
+fn record_span(message: &SqsMessage) -> tracing::Span {
+    tracing::info_span!(
+        "record",
+        message_id = message.message_id.as_deref().unwrap_or_default()
+    )
+}
+
+fn receive_count(message: &SqsMessage) -> u32 {
+    parse_receive_count(
+        message
+            .attributes
+            .get("ApproximateReceiveCount")
+            .map(String::as_str),
+    )
+}
+
+/// The permanent failure of two different sources mapping to one output key.
+fn collision(
+    incoming: &SourceMarker,
+    existing: Option<SourceMarker>,
+    analytics: &str,
+    route: &Route,
+) -> Failure {
+    let holder = existing
+        .map(|marker| format!("was made from {}", marker.uri()))
+        .unwrap_or_else(|| "was not written by the pipeline".to_string());
+    Failure::permanent(format!(
+        "{} maps to the output {} which already exists and {holder}; \
+         refusing to overwrite a different source file (rename one of them)",
+        incoming.uri(),
+        object::uri(analytics, &route.output_key),
+    ))
+}
+
+/// A file's log line, and its failure (its own, or its partition's).
+fn file_report(
+    message_id: &str,
+    file: FileWork,
+    partition_results: &HashMap<PartitionId, Result<(), Failure>>,
+) -> (FileReport, Option<Failure>) {
+    let partition_failure = file.need.as_ref().and_then(|need| {
+        partition_results
+            .get(&need.id)
+            .and_then(|result| result.as_ref().err().cloned())
+    });
+    let (outcome, rows, bytes, failure) = match (file.state, partition_failure) {
+        (_, Some(failure)) | (FileState::Failed(failure), None) => {
+            (Outcome::of_failure(&failure), 0, 0, Some(failure))
+        }
+        (FileState::Written { rows, bytes }, None) => (Outcome::Processed, rows, bytes, None),
+        (FileState::Skipped(outcome), None) => (outcome, 0, 0, None),
+    };
+    let route = file.route.as_ref();
+    let report = FileReport {
+        message_id: message_id.to_string(),
+        entity: route.map(|r| r.entity.clone()),
+        source_bucket: Some(file.object.bucket.clone()),
+        source_key: Some(file.object.key.clone()),
+        output_key: route.map(|r| r.output_key.clone()),
+        partition: route.map(|r| r.partition_location.clone()),
+        rows,
+        bytes,
+        duration: file.duration,
+        outcome,
+        reason: failure.as_ref().map(|f| f.reason.clone()),
+    };
+    (report, failure)
 }
 
 /// Runs one record's future so that nothing it does can take the batch down: a panic becomes a
@@ -479,32 +531,6 @@ async fn isolate<T>(
     })
 }
 
-fn outcome_of_failure(failure: &Failure) -> Outcome {
-    if failure.is_transient() {
-        Outcome::Retry
-    } else {
-        Outcome::Rejected
-    }
-}
-
-/// One verdict for a message from its files' failures: any transient one means the message is
-/// retried (files already done are skipped then); otherwise permanent ones are joined.
-fn combine(failures: Vec<Failure>) -> Option<Failure> {
-    if let Some(transient) = failures.iter().find(|f| f.is_transient()) {
-        return Some(transient.clone());
-    }
-    if failures.is_empty() {
-        return None;
-    }
-    Some(Failure::permanent(
-        failures
-            .iter()
-            .map(|f| f.reason.as_str())
-            .collect::<Vec<_>>()
-            .join("; "),
-    ))
-}
-
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
@@ -516,15 +542,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn transient_wins_over_permanent() {
-        let verdict = combine(vec![Failure::permanent("a"), Failure::transient("b")]).unwrap();
-        assert!(verdict.is_transient());
-        let joined = combine(vec![Failure::permanent("a"), Failure::permanent("b")]).unwrap();
-        assert_eq!(joined.reason, "a; b");
-        assert!(combine(vec![]).is_none());
-    }
 
     #[tokio::test]
     async fn a_panic_is_a_transient_failure_of_its_record_only() {

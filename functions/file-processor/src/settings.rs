@@ -35,9 +35,13 @@ pub struct Settings {
     pub retry_policy: RetryPolicy,
     pub min_retry_delay_seconds: u32,
     pub metrics_namespace: String,
-    /// Records still running this long before the invocation deadline are stopped and reported
-    /// as transient failures, so the partial batch response is returned in time.
+    /// Streaming copies stop this long before the invocation deadline (at most a fifth of the
+    /// time left; see [`crate::budget`]) and are reported as transient failures, so the partial
+    /// batch response is returned in time.
     pub deadline_margin: Duration,
+    /// The queue's `maxReceiveCount` (config `resources.max_receive_count`): on that receive a
+    /// transient failure is dead-lettered with its reason instead of retried.
+    pub max_receive_count: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +64,8 @@ impl Settings {
             retry_policy: RetryPolicy::default(),
             min_retry_delay_seconds: 1,
             metrics_namespace: DEFAULT_METRICS_NAMESPACE.to_string(),
-            deadline_margin: Duration::from_secs(3),
+            deadline_margin: crate::budget::MAX_MARGIN,
+            max_receive_count: config.resources.max_receive_count,
         }
     }
 

@@ -16,6 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Map, Value};
 
+use crate::failures::Failure;
+
 /// What happened to one file (or to an SQS message that named no usable file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -36,6 +38,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// A failed file is retried (transient) or rejected (permanent).
+    pub fn of_failure(failure: &Failure) -> Outcome {
+        if failure.is_transient() {
+            Outcome::Retry
+        } else {
+            Outcome::Rejected
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Processed => "processed",
@@ -64,6 +75,25 @@ pub struct FileReport {
     pub duration: Duration,
     pub outcome: Outcome,
     pub reason: Option<String>,
+}
+
+impl FileReport {
+    /// The line of a message that named no usable file (unusable body, panic, deadline).
+    pub fn of_message(message_id: &str, duration: Duration, failure: &Failure) -> FileReport {
+        FileReport {
+            message_id: message_id.to_string(),
+            entity: None,
+            source_bucket: None,
+            source_key: None,
+            output_key: None,
+            partition: None,
+            rows: 0,
+            bytes: 0,
+            duration,
+            outcome: Outcome::of_failure(failure),
+            reason: Some(failure.reason.clone()),
+        }
+    }
 }
 
 /// Ids of the invocation, for every line.
@@ -143,7 +173,26 @@ impl Telemetry {
     }
 
     pub fn file(&self, report: &FileReport, invocation: &Invocation) {
-        let line = file_line(&self.namespace, report, invocation, SystemTime::now());
+        self.write(file_line(
+            &self.namespace,
+            report,
+            invocation,
+            SystemTime::now(),
+        ));
+    }
+
+    pub fn message(&self, event: &MessageEvent<'_>, message_id: &str, invocation: &Invocation) {
+        let now = SystemTime::now();
+        self.write(message_line(
+            &self.namespace,
+            event,
+            message_id,
+            invocation,
+            now,
+        ));
+    }
+
+    fn write(&self, line: Value) {
         if let Ok(mut sink) = self.sink.lock() {
             // One write per line so concurrent records never interleave inside a line; a
             // failed write to stdout has nowhere better to be reported.
@@ -153,21 +202,28 @@ impl Telemetry {
     }
 }
 
-/// The JSON document of one file.
-pub fn file_line(
+/// One metric of a line: its name, CloudWatch unit and value. Each name is written once, here,
+/// and becomes both the directive's entry and the root member holding the value.
+struct Metric {
+    name: &'static str,
+    unit: &'static str,
+    value: u64,
+}
+
+/// An EMF document: `_aws` with one directive (dimension `Entity`) listing `metrics`, the
+/// metric values and `Entity` as root members, then `members`.
+fn emf_line(
     namespace: &str,
-    report: &FileReport,
-    invocation: &Invocation,
+    entity: &str,
+    metrics: &[Metric],
+    members: Map<String, Value>,
     now: SystemTime,
 ) -> Value {
-    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     let timestamp = millis(now.duration_since(UNIX_EPOCH).unwrap_or_default());
-    let processed = report.outcome == Outcome::Processed;
-    let level = match report.outcome {
-        Outcome::Rejected => "ERROR",
-        Outcome::Retry => "WARN",
-        _ => "INFO",
-    };
+    let directive: Vec<Value> = metrics
+        .iter()
+        .map(|m| json!({"Name": m.name, "Unit": m.unit}))
+        .collect();
     let mut root = Map::new();
     root.insert(
         "_aws".into(),
@@ -176,64 +232,189 @@ pub fn file_line(
             "CloudWatchMetrics": [{
                 "Namespace": namespace,
                 "Dimensions": [["Entity"]],
-                "Metrics": [
-                    {"Name": "FilesProcessed", "Unit": "Count"},
-                    {"Name": "FilesRejected", "Unit": "Count"},
-                    {"Name": "RowsProcessed", "Unit": "Count"},
-                    {"Name": "BytesProcessed", "Unit": "Bytes"},
-                    {"Name": "ProcessingMillis", "Unit": "Milliseconds"}
-                ]
+                "Metrics": directive,
             }]
         }),
     );
-    root.insert("level".into(), level.into());
-    root.insert(
-        "message".into(),
-        format!("file {}", report.outcome.as_str()).into(),
-    );
-    root.insert(
-        "Entity".into(),
-        report
-            .entity
-            .clone()
-            .unwrap_or_else(|| "unknown".into())
-            .into(),
-    );
-    root.insert("FilesProcessed".into(), u64::from(processed).into());
-    root.insert(
-        "FilesRejected".into(),
-        u64::from(report.outcome == Outcome::Rejected).into(),
-    );
-    root.insert(
-        "RowsProcessed".into(),
-        (if processed { report.rows } else { 0 }).into(),
-    );
-    root.insert(
-        "BytesProcessed".into(),
-        (if processed { report.bytes } else { 0 }).into(),
-    );
-    root.insert("ProcessingMillis".into(), millis(report.duration).into());
-    root.insert("outcome".into(), report.outcome.as_str().into());
-    let optional = [
-        ("source_bucket", &report.source_bucket),
-        ("source_key", &report.source_key),
-        ("output_key", &report.output_key),
-        ("partition", &report.partition),
-        ("reason", &report.reason),
-        ("trace_id", &invocation.trace_id),
-    ];
-    for (name, value) in optional {
-        root.insert(
-            name.into(),
-            value.clone().map(Value::from).unwrap_or(Value::Null),
-        );
+    root.insert("Entity".into(), entity.into());
+    for metric in metrics {
+        root.insert(metric.name.into(), metric.value.into());
     }
-    root.insert("rows".into(), report.rows.into());
-    root.insert("bytes".into(), report.bytes.into());
-    root.insert("duration_ms".into(), millis(report.duration).into());
-    root.insert("message_id".into(), report.message_id.clone().into());
-    root.insert("request_id".into(), invocation.request_id.clone().into());
+    root.extend(members);
     Value::Object(root)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn optional(value: &Option<String>) -> Value {
+    value.clone().map(Value::from).unwrap_or(Value::Null)
+}
+
+/// The JSON document of one file.
+pub fn file_line(
+    namespace: &str,
+    report: &FileReport,
+    invocation: &Invocation,
+    now: SystemTime,
+) -> Value {
+    let processed = report.outcome == Outcome::Processed;
+    let level = match report.outcome {
+        Outcome::Rejected => "ERROR",
+        Outcome::Retry => "WARN",
+        _ => "INFO",
+    };
+    let counted = |value: u64| if processed { value } else { 0 };
+    let metrics = [
+        Metric {
+            name: "FilesProcessed",
+            unit: "Count",
+            value: u64::from(processed),
+        },
+        Metric {
+            name: "FilesRejected",
+            unit: "Count",
+            value: u64::from(report.outcome == Outcome::Rejected),
+        },
+        Metric {
+            name: "RowsProcessed",
+            unit: "Count",
+            value: counted(report.rows),
+        },
+        Metric {
+            name: "BytesProcessed",
+            unit: "Bytes",
+            value: counted(report.bytes),
+        },
+        Metric {
+            name: "ProcessingMillis",
+            unit: "Milliseconds",
+            value: millis(report.duration),
+        },
+    ];
+    let members = json!({
+        "level": level,
+        "message": format!("file {}", report.outcome.as_str()),
+        "outcome": report.outcome.as_str(),
+        "source_bucket": optional(&report.source_bucket),
+        "source_key": optional(&report.source_key),
+        "output_key": optional(&report.output_key),
+        "partition": optional(&report.partition),
+        "reason": optional(&report.reason),
+        "trace_id": optional(&invocation.trace_id),
+        "rows": report.rows,
+        "bytes": report.bytes,
+        "duration_ms": millis(report.duration),
+        "message_id": report.message_id,
+        "request_id": invocation.request_id,
+    });
+    let entity = report.entity.as_deref().unwrap_or("unknown");
+    emf_line(namespace, entity, &metrics, as_map(members), now)
+}
+
+/// What the handler did with a failed message: each variant is one log line and one metric
+/// (`MessagesDeadLettered`, `DeadLetterSendFailures`, `RetriesDelayed`,
+/// `VisibilityChangeFailures`), so a dashboard and a log search see the same events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageEvent<'a> {
+    DeadLettered {
+        dlq_message_id: &'a str,
+        failure: &'a Failure,
+    },
+    /// The DLQ send failed; the message is reported failed and comes back (nothing is lost).
+    DeadLetterFailed {
+        failure: &'a Failure,
+        error: &'a Failure,
+    },
+    RetryDelayed {
+        receive_count: u32,
+        retry_in_seconds: u32,
+        failure: &'a Failure,
+    },
+    /// ChangeMessageVisibility failed: the message returns after the queue's own visibility
+    /// timeout instead, which is still a retry.
+    VisibilityChangeFailed {
+        failure: &'a Failure,
+        error: &'a Failure,
+    },
+}
+
+impl MessageEvent<'_> {
+    fn metric_name(&self) -> &'static str {
+        match self {
+            MessageEvent::DeadLettered { .. } => "MessagesDeadLettered",
+            MessageEvent::DeadLetterFailed { .. } => "DeadLetterSendFailures",
+            MessageEvent::RetryDelayed { .. } => "RetriesDelayed",
+            MessageEvent::VisibilityChangeFailed { .. } => "VisibilityChangeFailures",
+        }
+    }
+
+    /// Level, message and the event's own members.
+    fn members(&self) -> Value {
+        match self {
+            MessageEvent::DeadLettered {
+                dlq_message_id,
+                failure,
+            } => json!({
+                "level": "WARN",
+                "message": "message sent to the DLQ",
+                "dlq_message_id": dlq_message_id,
+                "error_class": failure.class_name(),
+                "reason": failure.reason,
+            }),
+            MessageEvent::DeadLetterFailed { failure, error } => json!({
+                "level": "ERROR",
+                "message": "sending to the DLQ failed; the message is reported as failed instead",
+                "reason": failure.reason,
+                "error": error.reason,
+            }),
+            MessageEvent::RetryDelayed {
+                receive_count,
+                retry_in_seconds,
+                failure,
+            } => json!({
+                "level": "WARN",
+                "message": "transient failure; retry delayed",
+                "receive_count": receive_count,
+                "retry_in_seconds": retry_in_seconds,
+                "reason": failure.reason,
+            }),
+            MessageEvent::VisibilityChangeFailed { failure, error } => json!({
+                "level": "WARN",
+                "message": "transient failure; ChangeMessageVisibility failed",
+                "reason": failure.reason,
+                "error": error.reason,
+            }),
+        }
+    }
+}
+
+/// The JSON document of one message event.
+pub fn message_line(
+    namespace: &str,
+    event: &MessageEvent<'_>,
+    message_id: &str,
+    invocation: &Invocation,
+    now: SystemTime,
+) -> Value {
+    let metrics = [Metric {
+        name: event.metric_name(),
+        unit: "Count",
+        value: 1,
+    }];
+    let mut members = as_map(event.members());
+    members.insert("message_id".into(), message_id.into());
+    members.insert("request_id".into(), invocation.request_id.clone().into());
+    members.insert("trace_id".into(), optional(&invocation.trace_id));
+    emf_line(namespace, "all", &metrics, members, now)
+}
+
+fn as_map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
 }
 
 #[cfg(test)]
@@ -325,5 +506,57 @@ mod tests {
         let lines = captured.lines();
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0]["outcome"], "duplicate");
+    }
+
+    #[test]
+    fn message_events_are_one_line_and_one_metric_each() {
+        let failure = Failure::transient("slow");
+        let error = Failure::transient("SQS down");
+        let events = [
+            (
+                MessageEvent::DeadLettered {
+                    dlq_message_id: "d1",
+                    failure: &failure,
+                },
+                "MessagesDeadLettered",
+            ),
+            (
+                MessageEvent::DeadLetterFailed {
+                    failure: &failure,
+                    error: &error,
+                },
+                "DeadLetterSendFailures",
+            ),
+            (
+                MessageEvent::RetryDelayed {
+                    receive_count: 2,
+                    retry_in_seconds: 17,
+                    failure: &failure,
+                },
+                "RetriesDelayed",
+            ),
+            (
+                MessageEvent::VisibilityChangeFailed {
+                    failure: &failure,
+                    error: &error,
+                },
+                "VisibilityChangeFailures",
+            ),
+        ];
+        for (event, metric) in events {
+            let line = message_line("NS", &event, "m1", &Invocation::default(), UNIX_EPOCH);
+            assert_valid_emf(&line);
+            assert_eq!(line[metric], 1, "{line}");
+            assert_eq!(line["message_id"], "m1");
+            assert_eq!(line["reason"], "slow");
+        }
+        let delayed = MessageEvent::RetryDelayed {
+            receive_count: 2,
+            retry_in_seconds: 17,
+            failure: &failure,
+        };
+        let line = message_line("NS", &delayed, "m1", &Invocation::default(), UNIX_EPOCH);
+        assert_eq!(line["retry_in_seconds"], 17);
+        assert_eq!(line["level"], "WARN");
     }
 }

@@ -271,6 +271,7 @@ async fn one_poison_message_does_not_fail_the_batch() {
     let mut outcomes = h.outcomes();
     outcomes.sort();
     assert_eq!(outcomes, vec!["processed", "rejected"]);
+    assert_eq!(h.message_events(), vec!["MessagesDeadLettered"]);
 }
 
 #[tokio::test]

@@ -8,11 +8,18 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
-/// Default `functions.<name>.memory_mb`.
-pub const DEFAULT_MEMORY_MB: u32 = 512;
-/// Default `functions.<name>.timeout_seconds`. The queue's visibility timeout must be at least
-/// six times this (Lambda guidance for SQS event sources), which the default 180 s is.
-pub const DEFAULT_TIMEOUT_SECONDS: u32 = 30;
+/// Default `functions.<name>.memory_mb`: 1,769 MB, where Lambda gives a function the equivalent
+/// of one full vCPU ("Lambda allocates CPU power in proportion to the amount of memory
+/// configured... At 1,769 MB, a function has the equivalent of one vCPU",
+/// <https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html>). The handler is
+/// CPU-bound (validation, checksums, Parquet encoding), so less memory means proportionally
+/// slower files, at about the same cost per file.
+pub const DEFAULT_MEMORY_MB: u32 = 1769;
+/// Default `functions.<name>.timeout_seconds`: 120 s, about four times what a 1 GiB file takes
+/// at the handler's measured speed (README "Function defaults"). The queue's visibility timeout
+/// must be at least six times this (Lambda guidance for SQS event sources), which the default
+/// 720 s is.
+pub const DEFAULT_TIMEOUT_SECONDS: u32 = 120;
 /// Default `functions.<name>.batch_size` (Lambda's own default for SQS).
 pub const DEFAULT_BATCH_SIZE: u32 = 10;
 /// Default `functions.<name>.maximum_concurrency`.

@@ -42,7 +42,7 @@ fn seed_config_loads_verbatim_with_defaults() {
         "file_processing_queue-dlq"
     );
     assert_eq!(config.resources.max_receive_count, 5);
-    assert_eq!(config.resources.visibility_timeout_seconds, 180);
+    assert_eq!(config.resources.visibility_timeout_seconds, 720);
     let sales = &config.entities["sales"];
     assert_eq!(sales.table_name, "sales_data");
     assert_eq!(sales.captures, PartitionCaptures::Positional);
@@ -490,7 +490,7 @@ fn functions_default_to_one_file_processor() {
     let f = &config.functions["file-processor"];
     assert_eq!(
         (f.memory_mb, f.timeout_seconds, f.batch_size),
-        (512, 30, 10)
+        (1769, 120, 10)
     );
     assert_eq!(
         (f.maximum_batching_window_seconds, f.maximum_concurrency),
@@ -504,7 +504,7 @@ fn functions_default_to_one_file_processor() {
 fn invalid_functions_name_the_field() {
     let cases = [
         (
-            r#"{"f": {"timeout_seconds": 31}}"#,
+            r#"{"f": {"timeout_seconds": 121}}"#,
             "functions.f.timeout_seconds",
             "6 x",
         ),

@@ -3,9 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use s3s::crypto::{Checksum as _, Md5};
 
-use crate::checksum::ChecksumAlgo;
+use crate::checksum::{unb64, ChecksumAlgo};
 
 /// Representation headers S3 stores with an object and returns on GET/HEAD.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -24,6 +25,22 @@ pub struct StoredChecksum {
     pub value: String,
     /// FULL_OBJECT (true) or COMPOSITE (false), the `x-amz-checksum-type`.
     pub full_object: bool,
+}
+
+impl StoredChecksum {
+    /// The full-object checksum of `data` by `algorithm`.
+    pub fn full_object(algorithm: ChecksumAlgo, data: &[u8]) -> Self {
+        StoredChecksum {
+            algorithm,
+            value: algorithm.digest(data),
+            full_object: true,
+        }
+    }
+
+    /// S3's default for uploads that declare no checksum: a full-object CRC64NVME.
+    pub fn default_for(data: &[u8]) -> Self {
+        Self::full_object(ChecksumAlgo::Crc64Nvme, data)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -51,8 +68,8 @@ pub struct Part {
     pub data: Bytes,
     pub md5: [u8; 16],
     pub last_modified: SystemTime,
-    /// Raw digest of the upload's checksum algorithm, when the upload has one.
-    pub checksum: Option<Vec<u8>>,
+    /// Base64 digest of the upload's checksum algorithm, when the upload has one.
+    pub checksum: Option<String>,
 }
 
 impl Part {
@@ -65,11 +82,117 @@ impl Part {
 #[derive(Clone, Debug)]
 pub struct Upload {
     pub key: String,
-    pub initiated: SystemTime,
     pub headers: ObjectHeaders,
     pub metadata: HashMap<String, String>,
     /// Algorithm declared at creation (`x-amz-checksum-algorithm`), if any.
     pub checksum_algorithm: Option<ChecksumAlgo>,
     pub checksum_full_object: bool,
     pub parts: BTreeMap<i32, Part>,
+}
+
+impl Upload {
+    /// The object `parts` (checked by the caller against the completion request, in order)
+    /// make: their data concatenated, the multipart ETag (MD5 of the binary part MD5s, then
+    /// `-N`) and the upload's checksum (full-object, or COMPOSITE: the checksum of the
+    /// concatenated binary part checksums, then `-N`), per
+    /// https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
+    pub fn assemble(&self, parts: &[&Part], now: SystemTime) -> StoredObject {
+        let mut data = BytesMut::with_capacity(parts.iter().map(|p| p.data.len()).sum());
+        let mut md5_of_md5s = Md5::new();
+        for part in parts {
+            data.extend_from_slice(&part.data);
+            md5_of_md5s.update(&part.md5);
+        }
+        let data = data.freeze();
+        let checksum = match self.checksum_algorithm {
+            None => StoredChecksum::default_for(&data),
+            Some(algo) if self.checksum_full_object => StoredChecksum::full_object(algo, &data),
+            Some(algo) => composite_checksum(algo, parts),
+        };
+        StoredObject {
+            etag: format!("{}-{}", hex::encode(md5_of_md5s.finalize()), parts.len()),
+            data,
+            last_modified: now,
+            headers: self.headers.clone(),
+            metadata: self.metadata.clone(),
+            checksum: Some(checksum),
+            parts_count: Some(parts.len()),
+        }
+    }
+}
+
+fn composite_checksum(algo: ChecksumAlgo, parts: &[&Part]) -> StoredChecksum {
+    let mut concatenated = Vec::new();
+    for part in parts {
+        let value = part
+            .checksum
+            .clone()
+            .unwrap_or_else(|| algo.digest(&part.data));
+        concatenated.extend(unb64(&value).unwrap_or_default());
+    }
+    StoredChecksum {
+        algorithm: algo,
+        value: format!("{}-{}", algo.digest(&concatenated), parts.len()),
+        full_object: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(data: &'static [u8], checksum: Option<ChecksumAlgo>) -> Part {
+        Part {
+            data: Bytes::from_static(data),
+            md5: Md5::checksum(data),
+            last_modified: SystemTime::UNIX_EPOCH,
+            checksum: checksum.map(|a| a.digest(data)),
+        }
+    }
+
+    fn upload(algo: Option<ChecksumAlgo>, full_object: bool) -> Upload {
+        Upload {
+            key: "k".into(),
+            headers: ObjectHeaders::default(),
+            metadata: HashMap::new(),
+            checksum_algorithm: algo,
+            checksum_full_object: full_object,
+            parts: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn assembled_object_has_multipart_etag_and_data_in_order() {
+        let (a, b) = (part(b"hello ", None), part(b"world", None));
+        let object = upload(None, false).assemble(&[&a, &b], SystemTime::UNIX_EPOCH);
+        assert_eq!(&object.data[..], b"hello world");
+        let mut md5s = Vec::new();
+        md5s.extend(a.md5);
+        md5s.extend(b.md5);
+        let expected = format!("{}-2", hex::encode(Md5::checksum(&md5s)));
+        assert_eq!(object.etag, expected);
+        assert_eq!(object.parts_count, Some(2));
+        assert_eq!(
+            object.checksum,
+            Some(StoredChecksum::default_for(b"hello world"))
+        );
+    }
+
+    #[test]
+    fn composite_checksum_is_over_the_part_checksums() {
+        let algo = ChecksumAlgo::Crc32;
+        let (a, b) = (part(b"hello ", Some(algo)), part(b"world", None));
+        let object = upload(Some(algo), false).assemble(&[&a, &b], SystemTime::UNIX_EPOCH);
+        let mut raw = unb64(&algo.digest(b"hello ")).unwrap();
+        raw.extend(unb64(&algo.digest(b"world")).unwrap());
+        let checksum = object.checksum.unwrap();
+        assert_eq!(checksum.value, format!("{}-2", algo.digest(&raw)));
+        assert!(!checksum.full_object);
+
+        let full = upload(Some(algo), true).assemble(&[&a, &b], SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            full.checksum,
+            Some(StoredChecksum::full_object(algo, b"hello world"))
+        );
+    }
 }

@@ -102,40 +102,6 @@ impl QueueConfig {
                     Some(policy)
                 };
             }
-            "RedriveAllowPolicy" => {
-                if value.is_empty() {
-                    self.passthrough.remove(name);
-                } else {
-                    validate_redrive_allow_policy(value)?;
-                    self.passthrough.insert(name.to_string(), value.to_string());
-                }
-            }
-            "Policy" => {
-                if value.is_empty() {
-                    self.passthrough.remove(name);
-                } else {
-                    serde_json::from_str::<Value>(value)
-                        .map_err(|_| SqsError::invalid_attribute_value(name, None))?;
-                    self.passthrough.insert(name.to_string(), value.to_string());
-                }
-            }
-            "KmsMasterKeyId" => {
-                self.passthrough.insert(name.to_string(), value.to_string());
-            }
-            "KmsDataKeyReusePeriodSeconds" => {
-                let seconds = ranged(name, value, 60, 86_400)?;
-                self.passthrough
-                    .insert(name.to_string(), seconds.to_string());
-            }
-            "SqsManagedSseEnabled" => {
-                let enabled = match value.to_ascii_lowercase().as_str() {
-                    "true" => "true",
-                    "false" => "false",
-                    _ => return Err(SqsError::invalid_attribute_value(name, None)),
-                };
-                self.passthrough
-                    .insert(name.to_string(), enabled.to_string());
-            }
             "FifoQueue" => {
                 if !value.eq_ignore_ascii_case("false") {
                     return Err(SqsError::invalid_attribute_value(
@@ -144,13 +110,43 @@ impl QueueConfig {
                     ));
                 }
             }
+            _ => self.apply_passthrough(name, value)?,
+        }
+        Ok(())
+    }
+
+    /// The attributes stored as given (after validation) and only echoed back; an empty
+    /// policy removes it.
+    fn apply_passthrough(&mut self, name: &str, value: &str) -> Result<(), SqsError> {
+        let stored = match name {
+            "RedriveAllowPolicy" | "Policy" if value.is_empty() => {
+                self.passthrough.remove(name);
+                return Ok(());
+            }
+            "RedriveAllowPolicy" => {
+                validate_redrive_allow_policy(value)?;
+                value.to_string()
+            }
+            "Policy" => {
+                serde_json::from_str::<Value>(value)
+                    .map_err(|_| SqsError::invalid_attribute_value(name, None))?;
+                value.to_string()
+            }
+            "KmsMasterKeyId" => value.to_string(),
+            "KmsDataKeyReusePeriodSeconds" => ranged(name, value, 60, 86_400)?.to_string(),
+            "SqsManagedSseEnabled" => match value.to_ascii_lowercase().as_str() {
+                "true" => "true".to_string(),
+                "false" => "false".to_string(),
+                _ => return Err(SqsError::invalid_attribute_value(name, None)),
+            },
             _ => {
                 return Err(SqsError::new(
                     ErrorCode::InvalidAttributeName,
                     format!("Unknown Attribute {name}."),
                 ))
             }
-        }
+        };
+        self.passthrough.insert(name.to_string(), stored);
         Ok(())
     }
 
@@ -312,6 +308,36 @@ mod tests {
             .is_err());
         config.apply("RedrivePolicy", "", &accept).unwrap();
         assert!(config.redrive_policy.is_none());
+    }
+
+    #[test]
+    fn passthrough_attributes_are_validated_stored_and_removed() {
+        let mut config = QueueConfig::default();
+        config
+            .apply("Policy", r#"{"Version":"2012-10-17"}"#, &accept)
+            .unwrap();
+        assert!(config.passthrough.contains_key("Policy"));
+        config.apply("Policy", "", &accept).unwrap();
+        assert!(!config.passthrough.contains_key("Policy"));
+        assert!(config.apply("Policy", "{", &accept).is_err());
+        config
+            .apply("SqsManagedSseEnabled", "FALSE", &accept)
+            .unwrap();
+        assert_eq!(config.passthrough["SqsManagedSseEnabled"], "false");
+        config
+            .apply("KmsDataKeyReusePeriodSeconds", " 300", &accept)
+            .unwrap();
+        assert_eq!(config.passthrough["KmsDataKeyReusePeriodSeconds"], "300");
+        let err = config
+            .apply(
+                "RedriveAllowPolicy",
+                r#"{"redrivePermission":"byQueue"}"#,
+                &accept,
+            )
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidAttributeValue);
+        assert!(config.apply("FifoQueue", "true", &accept).is_err());
+        config.apply("FifoQueue", "false", &accept).unwrap();
     }
 
     #[test]

@@ -13,7 +13,6 @@ use tokio::time::Instant;
 use super::config::QueueConfig;
 use super::message::StoredMessage;
 use super::receipt;
-use crate::errors::{ErrorCode, SqsError};
 
 /// A queue shared between requests.
 #[derive(Debug)]
@@ -42,6 +41,39 @@ impl Queue {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Locks the state of a queue that has not been deleted meanwhile (a request holding the
+    /// queue may race its DeleteQueue).
+    pub fn lock_live(&self) -> Result<MutexGuard<'_, QueueState>, QueueDeleted> {
+        let state = self.lock();
+        if state.deleted {
+            Err(QueueDeleted)
+        } else {
+            Ok(state)
+        }
+    }
+}
+
+/// The queue was deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDeleted;
+
+/// Why ReceiveMessage got nothing: the queue holds its in-flight limit already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlightLimitReached {
+    pub limit: usize,
+}
+
+/// Why a visibility change was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisibilityRefused {
+    /// No message has this receipt (deleted, or received again since).
+    UnknownReceipt,
+    NotInFlight,
+    /// The change would keep the message invisible past 12 hours from its receive.
+    BeyondLimit {
+        requested_seconds: u64,
+    },
 }
 
 /// Counts for the `ApproximateNumberOfMessages*` attributes.
@@ -163,7 +195,7 @@ impl QueueState {
         visibility: Duration,
         max_receive_count: Option<u32>,
         in_flight_limit: usize,
-    ) -> Result<ReceiveBatch, SqsError> {
+    ) -> Result<ReceiveBatch, InFlightLimitReached> {
         self.expire(now);
         let in_flight = self
             .messages
@@ -173,10 +205,9 @@ impl QueueState {
         // "there can be a maximum of approximately 120,000 in flight messages ... If you reach
         // this limit, Amazon SQS returns the OverLimit error" (API_ReceiveMessage).
         if in_flight >= in_flight_limit {
-            return Err(SqsError::new(
-                ErrorCode::OverLimit,
-                format!("The maximum number of in flight messages ({in_flight_limit}) is reached."),
-            ));
+            return Err(InFlightLimitReached {
+                limit: in_flight_limit,
+            });
         }
         let budget = max.min(in_flight_limit - in_flight);
         let mut batch = ReceiveBatch::default();
@@ -235,38 +266,26 @@ impl QueueState {
     pub fn change_visibility(
         &mut self,
         receipt: &receipt::Receipt,
-        handle: &str,
         timeout: Duration,
         now: Instant,
-    ) -> Result<(), SqsError> {
+    ) -> Result<(), VisibilityRefused> {
         let message = self
             .index
             .get(&receipt.message_id)
             .and_then(|seq| self.messages.get_mut(seq))
             .filter(|m| m.receipt_nonce.as_deref() == Some(receipt.nonce.as_str()))
-            .ok_or_else(|| {
-                SqsError::invalid_parameter(
-                    "ReceiptHandle",
-                    handle,
-                    "Message does not exist or is not available for visibility timeout change.",
-                )
-            })?;
+            .ok_or(VisibilityRefused::UnknownReceipt)?;
         if !message.is_in_flight(now) {
-            return Err(SqsError::new(
-                ErrorCode::MessageNotInflight,
-                "The message referred to isn't in flight.",
-            ));
+            return Err(VisibilityRefused::NotInFlight);
         }
         // The total visibility of one receive may not pass 12 hours from that receive
         // (API_ChangeMessageVisibility: "greater than the maximum time left ... returns an error").
         let received_at = message.first_received_at.unwrap_or(now);
         let limit = Duration::from_secs(u64::from(super::config::MAX_VISIBILITY_TIMEOUT));
         if now + timeout > received_at + limit {
-            return Err(SqsError::invalid_parameter(
-                "VisibilityTimeout",
-                timeout.as_secs(),
-                "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]",
-            ));
+            return Err(VisibilityRefused::BeyondLimit {
+                requested_seconds: timeout.as_secs(),
+            });
         }
         message.visible_at = now + timeout;
         Ok(())

@@ -344,8 +344,27 @@ impl Harness {
     }
 
     /// The per-file log lines so far.
+    /// The per-file lines (they carry an `outcome`).
     pub fn file_lines(&self) -> Vec<Value> {
-        self.lines.lines()
+        let mut lines = self.lines.lines();
+        lines.retain(|line| line.get("outcome").is_some());
+        lines
+    }
+
+    /// The per-message action lines (DLQ sends, delayed retries), by their metric name.
+    pub fn message_events(&self) -> Vec<String> {
+        let names = [
+            "MessagesDeadLettered",
+            "DeadLetterSendFailures",
+            "RetriesDelayed",
+            "VisibilityChangeFailures",
+        ];
+        self.lines
+            .lines()
+            .iter()
+            .filter_map(|line| names.into_iter().find(|name| line.get(*name).is_some()))
+            .map(str::to_string)
+            .collect()
     }
 
     pub fn outcomes(&self) -> Vec<String> {

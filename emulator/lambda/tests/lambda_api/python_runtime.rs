@@ -2,13 +2,11 @@
 //! (`awslambdaric`, `pip install awslambdaric`) and a standard-library custom runtime. If they
 //! work, the Runtime API is the real one.
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::common::Harness;
 use aws_sdk_lambda::primitives::Blob;
-use common::Harness;
 use emulator_lambda::FunctionSpec;
 use serde_json::{json, Value};
 

@@ -1,14 +1,14 @@
 //! GetPartitions: the `Expression` filter language over string and numeric partition keys, its
 //! errors, and paging, driven with the real aws-sdk-glue client over HTTP.
 
-mod common;
-
 use std::collections::{BTreeSet, HashSet};
 
+use crate::common::{
+    all_partitions, batch_create, create_database, create_table, partition_input, start,
+};
 use aws_sdk_glue::error::ProvideErrorMetadata;
 use aws_sdk_glue::types::Segment;
 use aws_sdk_glue::Client;
-use common::{all_partitions, batch_create, create_database, create_table, partition_input, start};
 
 /// year ∈ {2023, 2024} × month 01..06 × day ∈ {01, 10, 15, 20}: 48 string-keyed partitions.
 async fn date_table(client: &Client) -> Vec<[String; 3]> {

@@ -1,8 +1,6 @@
 //! Test harness: a real axum server on 127.0.0.1:0 routing `POST /` to `Glue::handle`, and a
 //! real aws-sdk-glue client pointed at it.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::collections::HashSet;
 
 use aws_sdk_glue::types::{Column, DatabaseInput, PartitionInput, StorageDescriptor, TableInput};
@@ -19,7 +17,6 @@ pub const ACCOUNT: &str = "123456789012";
 pub struct Harness {
     pub glue: Glue,
     pub client: Client,
-    pub endpoint: String,
 }
 
 async fn serve(State(glue): State<Glue>, request: Request) -> http::Response<Body> {
@@ -54,7 +51,6 @@ pub async fn start() -> Harness {
     Harness {
         glue,
         client: Client::new(&config),
-        endpoint,
     }
 }
 

@@ -1,8 +1,6 @@
 //! Test harness: SQS and Lambda behind one HTTP listener on 127.0.0.1:0 (routed the way the
 //! emulator server routes them), the Rust test function, SDK clients, and polling helpers.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};

@@ -1,12 +1,10 @@
 //! Databases, tables and wire-protocol behaviour, driven with the real aws-sdk-glue client
 //! against the emulator served over HTTP.
 
-mod common;
-
+use crate::common::{create_database, create_table, partition_input, start, table_input, ACCOUNT};
 use aws_sdk_glue::error::ProvideErrorMetadata;
 use aws_sdk_glue::types::DatabaseInput;
 use bytes::Bytes;
-use common::{create_database, create_table, partition_input, start, table_input, ACCOUNT};
 use emulator_glue::{CatalogStats, Glue};
 use serde_json::json;
 

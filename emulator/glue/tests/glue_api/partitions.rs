@@ -1,11 +1,9 @@
 //! Single and batch partition operations (create, get, update, delete), driven with the real
 //! aws-sdk-glue client against the emulator served over HTTP.
 
-mod common;
-
+use crate::common::{batch_create, create_database, create_table, partition_input, start, ACCOUNT};
 use aws_sdk_glue::error::ProvideErrorMetadata;
 use aws_sdk_glue::types::PartitionValueList;
-use common::{batch_create, create_database, create_table, partition_input, start, ACCOUNT};
 
 fn value_list(values: &[&str]) -> PartitionValueList {
     PartitionValueList::builder()

@@ -5,16 +5,14 @@
 //! are 200 + `X-Amz-Function-Error`), https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
 //! (the environment a function gets).
 
-mod common;
-
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::common::{spec, Harness, REGION};
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::LogType;
 use base64::Engine;
-use common::{spec, Harness, REGION};
 use serde_json::{json, Value};
 
 fn payload_json(out: &aws_sdk_lambda::operation::invoke::InvokeOutput) -> Value {

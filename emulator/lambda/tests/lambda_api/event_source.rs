@@ -5,13 +5,11 @@
 //! source in Lambda" (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html,
 //! https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html).
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{eventually, records, spec, times_seen, Harness, ACCOUNT, REGION};
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::MessageAttributeValue;
-use common::{eventually, records, spec, times_seen, Harness, ACCOUNT, REGION};
 use emulator_lambda::SqsTrigger;
 use serde_json::Value;
 
@@ -326,7 +324,7 @@ async fn sqs_event_matches_the_documented_shape() {
 
     // Example standard queue message event, https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
     let documented: Value =
-        serde_json::from_str(include_str!("fixtures/aws-doc-sqs-event.json")).unwrap();
+        serde_json::from_str(include_str!("../fixtures/aws-doc-sqs-event.json")).unwrap();
     assert_same_shape(&documented, &event, "event");
     let record = &event["Records"][0];
     let allowed = [
