@@ -10,6 +10,18 @@
 //! epoch milliseconds), so other columns are declared `string` with a comment naming their
 //! logical type; the pipeline has validated them, so `CAST(col AS date)` etc. always succeed.
 //! Partition keys are `string`: values are path segments such as `03`, kept as written.
+//!
+//! Parquet tables use ParquetHiveSerDe with MapredParquetInputFormat/OutputFormat, the real Glue
+//! type of every column (`decimal(10,2)`, `date`, `timestamp`, ...: the files carry those types),
+//! `classification=parquet` and `parquet.compression` (the codec the handler writes; Athena's
+//! CTAS/INSERT INTO honour it too), and no header property
+//! (<https://docs.aws.amazon.com/athena/latest/ug/parquet-serde.html>).
+//!
+//! A partition carries its own StorageDescriptor, copied from the entity when it is created, but
+//! Athena requires "a table and its partitions [to] use the same data formats"
+//! (<https://docs.aws.amazon.com/athena/latest/ug/updates-and-partitions.html>): changing an
+//! entity's `format` in place would leave old partitions in the other format, so the README asks
+//! for a new `table_name` instead.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +33,11 @@ use crate::route;
 pub const OPEN_CSV_SERDE: &str = "org.apache.hadoop.hive.serde2.OpenCSVSerde";
 pub const TEXT_INPUT_FORMAT: &str = "org.apache.hadoop.mapred.TextInputFormat";
 pub const TEXT_OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
+pub const PARQUET_SERDE: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+pub const PARQUET_INPUT_FORMAT: &str =
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
+pub const PARQUET_OUTPUT_FORMAT: &str =
+    "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
 /// Glue's limit on a column comment.
 const MAX_COMMENT_CHARS: usize = 255;
 
@@ -115,11 +132,20 @@ pub fn table_input(config: &Config, entity: &Entity) -> TableInput {
         ("EXTERNAL".to_string(), "TRUE".to_string()),
         (
             "classification".to_string(),
-            format_name(entity.format).to_string(),
+            entity.format.name().to_string(),
         ),
     ]);
-    if entity.csv.header {
-        parameters.insert("skip.header.line.count".into(), "1".into());
+    match (&entity.format, &entity.parquet) {
+        (OutputFormat::Parquet, Some(parquet)) => {
+            parameters.insert(
+                "parquet.compression".into(),
+                parquet.compression.table_property().into(),
+            );
+        }
+        _ if entity.csv.header => {
+            parameters.insert("skip.header.line.count".into(), "1".into());
+        }
+        _ => {}
     }
     TableInput {
         name: entity.table_name.clone(),
@@ -173,13 +199,42 @@ pub fn catalog_document(config: &Config) -> CatalogDocument {
     }
 }
 
-fn format_name(format: OutputFormat) -> &'static str {
-    match format {
-        OutputFormat::Csv => "csv",
+fn storage_descriptor(entity: &Entity, location: String) -> StorageDescriptor {
+    match entity.format {
+        OutputFormat::Csv => csv_storage_descriptor(entity, location),
+        OutputFormat::Parquet => parquet_storage_descriptor(entity, location),
     }
 }
 
-fn storage_descriptor(entity: &Entity, location: String) -> StorageDescriptor {
+/// Typed columns: the Parquet files carry the logical types, so Glue declares them as written.
+fn parquet_storage_descriptor(entity: &Entity, location: String) -> StorageDescriptor {
+    StorageDescriptor {
+        columns: entity
+            .schema
+            .iter()
+            .map(|column| Column {
+                name: column.name.clone(),
+                column_type: column.column_type.glue_type(),
+                comment: column
+                    .comment
+                    .as_ref()
+                    .map(|text| text.chars().take(MAX_COMMENT_CHARS).collect()),
+            })
+            .collect(),
+        location,
+        input_format: PARQUET_INPUT_FORMAT.into(),
+        output_format: PARQUET_OUTPUT_FORMAT.into(),
+        // Parquet compresses pages inside the file; the file itself is not a compressed stream.
+        compressed: false,
+        serde_info: SerDeInfo {
+            serialization_library: PARQUET_SERDE.into(),
+            parameters: BTreeMap::from([("serialization.format".to_string(), "1".to_string())]),
+        },
+        parameters: BTreeMap::new(),
+    }
+}
+
+fn csv_storage_descriptor(entity: &Entity, location: String) -> StorageDescriptor {
     let serde_parameters = BTreeMap::from([
         (
             "separatorChar".to_string(),
@@ -243,44 +298,71 @@ mod tests {
     }
 
     #[test]
-    fn table_input_wire_shape() {
+    fn csv_table_input_wire_shape() {
         let config = config();
-        let table = table_input(&config, &config.entities["sales"]);
+        let table = table_input(&config, &config.entities["inventory"]);
         let json = serde_json::to_value(&table).unwrap();
-        assert_eq!(json["Name"], "sales_data");
+        assert_eq!(json["Name"], "inventory_snapshot");
         assert_eq!(json["TableType"], "EXTERNAL_TABLE");
         assert_eq!(json["Parameters"]["skip.header.line.count"], "1");
         assert_eq!(json["Parameters"]["classification"], "csv");
         let sd = &json["StorageDescriptor"];
-        assert_eq!(sd["Location"], "s3://my-company-analytics/sales_data/");
+        assert_eq!(
+            sd["Location"],
+            "s3://my-company-analytics/inventory_snapshot/"
+        );
         assert_eq!(sd["SerdeInfo"]["SerializationLibrary"], OPEN_CSV_SERDE);
         assert_eq!(sd["SerdeInfo"]["Parameters"]["separatorChar"], ",");
         assert_eq!(sd["SerdeInfo"]["Parameters"]["quoteChar"], "\"");
         assert_eq!(sd["InputFormat"], TEXT_INPUT_FORMAT);
         assert_eq!(
             sd["Columns"][0],
-            serde_json::json!({"Name": "transaction_id", "Type": "string"})
+            serde_json::json!({"Name": "sku", "Type": "string"})
         );
-        assert_eq!(sd["Columns"][2]["Type"], "string");
-        assert!(sd["Columns"][2]["Comment"]
+        // int and double are read natively; decimal and date are strings with a note.
+        let types: Vec<&str> = sd["Columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["Type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            ["string", "string", "int", "string", "double", "string"]
+        );
+        assert!(sd["Columns"][3]["Comment"]
             .as_str()
             .unwrap()
-            .contains("decimal(10,2)"));
+            .contains("decimal(12,4)"));
         assert_eq!(
-            json["PartitionKeys"],
-            serde_json::json!([
-                {"Name": "year", "Type": "string"},
-                {"Name": "month", "Type": "string"},
-                {"Name": "day", "Type": "string"}
-            ])
+            json["PartitionKeys"][0],
+            serde_json::json!({"Name": "region", "Type": "string"})
         );
         let round_trip: TableInput = serde_json::from_value(json).unwrap();
         assert_eq!(round_trip, table);
     }
 
     #[test]
-    fn natively_read_types_keep_their_glue_type() {
+    fn parquet_tables_have_the_parquet_serde_and_typed_columns() {
         let config = config();
+        let table = table_input(&config, &config.entities["sales"]);
+        let json = serde_json::to_value(&table).unwrap();
+        assert_eq!(json["Parameters"]["classification"], "parquet");
+        assert_eq!(json["Parameters"]["parquet.compression"], "ZSTD");
+        assert!(json["Parameters"].get("skip.header.line.count").is_none());
+        let sd = &json["StorageDescriptor"];
+        assert_eq!(sd["SerdeInfo"]["SerializationLibrary"], PARQUET_SERDE);
+        assert_eq!(sd["InputFormat"], PARQUET_INPUT_FORMAT);
+        assert_eq!(sd["OutputFormat"], PARQUET_OUTPUT_FORMAT);
+        assert_eq!(
+            sd["Columns"],
+            serde_json::json!([
+                {"Name": "transaction_id", "Type": "string"},
+                {"Name": "customer_id", "Type": "string"},
+                {"Name": "amount", "Type": "decimal(10,2)"},
+                {"Name": "transaction_date", "Type": "date"}
+            ])
+        );
         let events = table_input(&config, &config.entities["events"]);
         let types: Vec<&str> = events
             .storage_descriptor
@@ -290,11 +372,28 @@ mod tests {
             .collect();
         assert_eq!(
             types,
-            ["string", "string", "bigint", "string", "boolean", "int"]
+            ["string", "timestamp", "bigint", "string", "boolean", "int"]
         );
         assert_eq!(
             events.storage_descriptor.columns[3].comment.as_deref(),
             Some("e.g. page_view, purchase")
+        );
+        let partition = partition_input(
+            &config,
+            &config.entities["sales"],
+            &["2024".into(), "03".into(), "15".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            partition.storage_descriptor.columns,
+            table.storage_descriptor.columns
+        );
+        assert_eq!(
+            partition
+                .storage_descriptor
+                .serde_info
+                .serialization_library,
+            PARQUET_SERDE
         );
     }
 

@@ -25,6 +25,15 @@ pub const DEFAULT_MAX_RECEIVE_COUNT: u32 = 5;
 pub const DEFAULT_VISIBILITY_TIMEOUT_SECONDS: u32 = 720;
 /// Default `entities.*.csv.max_record_bytes`: 1 MiB per record (line).
 pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1024 * 1024;
+/// Default `entities.*.parquet.row_group_rows`: parquet-rs' own default row group length.
+pub const DEFAULT_ROW_GROUP_ROWS: u64 = 1024 * 1024;
+/// Default `entities.*.parquet.row_group_bytes`: the encoded size at which a row group is closed
+/// even if it has fewer rows; the writer holds one row group in memory, so this bounds memory.
+pub const DEFAULT_ROW_GROUP_BYTES: u64 = 32 * 1024 * 1024;
+/// Smallest `row_group_bytes` accepted (smaller row groups only add per-group overhead).
+pub const MIN_ROW_GROUP_BYTES: u64 = 64 * 1024;
+/// Largest `row_group_bytes` accepted: a row group is held in the function's memory.
+pub const MAX_ROW_GROUP_BYTES: u64 = 1024 * 1024 * 1024;
 /// Account id `Config::embedded_default` uses when `AWS_ACCOUNT_ID` is unset (the emulator's).
 pub const DEFAULT_LOCAL_ACCOUNT_ID: &str = "000000000000";
 
@@ -80,6 +89,8 @@ pub struct Entity {
     pub schema: Vec<Column>,
     pub format: OutputFormat,
     pub csv: CsvOptions,
+    /// How Parquet output is written; `Some` exactly when `format` is [`OutputFormat::Parquet`].
+    pub parquet: Option<ParquetOptions>,
 }
 
 /// How `filename_pattern`'s capture groups give the partition values.
@@ -103,9 +114,78 @@ pub struct Column {
 /// The format written to the analytics bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
-    /// The source CSV, copied unchanged (the only format for now; `parquet` is rejected).
+    /// The source CSV, copied unchanged (the default: the seed config describes a copy).
     #[default]
     Csv,
+    /// Typed Parquet (`<source stem>.parquet`), converted while validating.
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The config spelling, also the Glue `classification` (`csv`, `parquet`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::Parquet => "parquet",
+        }
+    }
+
+    /// The output file's extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        self.name()
+    }
+}
+
+/// Compression codec of Parquet pages; all three are read by Athena
+/// (<https://docs.aws.amazon.com/athena/latest/ug/compression-support-hive.html>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParquetCompression {
+    Snappy,
+    /// The default: in the `parquet` bench (1 GiB sales CSV) about 5% slower to write than
+    /// Snappy and about 5x smaller (66 vs 330 MiB), and Athena bills the bytes it scans.
+    #[default]
+    Zstd,
+    None,
+}
+
+impl ParquetCompression {
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParquetCompression::Snappy => "snappy",
+            ParquetCompression::Zstd => "zstd",
+            ParquetCompression::None => "none",
+        }
+    }
+
+    /// The value of the Glue table property `parquet.compression`.
+    pub fn table_property(self) -> &'static str {
+        match self {
+            ParquetCompression::Snappy => "SNAPPY",
+            ParquetCompression::Zstd => "ZSTD",
+            ParquetCompression::None => "UNCOMPRESSED",
+        }
+    }
+}
+
+/// How an entity's Parquet output is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParquetOptions {
+    pub compression: ParquetCompression,
+    /// Most rows per row group.
+    pub row_group_rows: u64,
+    /// Encoded bytes at which a row group is closed (bounds the writer's memory).
+    pub row_group_bytes: u64,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        ParquetOptions {
+            compression: ParquetCompression::default(),
+            row_group_rows: DEFAULT_ROW_GROUP_ROWS,
+            row_group_bytes: DEFAULT_ROW_GROUP_BYTES,
+        }
+    }
 }
 
 /// How an entity's CSV files are written.
@@ -214,6 +294,19 @@ pub(crate) struct RawEntity {
     pub format: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csv: Option<RawCsv>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parquet: Option<RawParquet>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawParquet {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_group_rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_group_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -395,6 +488,22 @@ impl Entity {
         String::from_utf8_lossy(&common[start..]).into_owned()
     }
 
+    /// The output file name of a source file name: unchanged for CSV; for Parquet the source's
+    /// stem (the name without its last extension) plus `.parquet`
+    /// (`sales_data_2024_03_15.csv` -> `sales_data_2024_03_15.parquet`).
+    pub fn output_file_name(&self, source_file_name: &str) -> String {
+        match self.format {
+            OutputFormat::Csv => source_file_name.to_string(),
+            OutputFormat::Parquet => {
+                let stem = match source_file_name.rsplit_once('.') {
+                    Some((stem, _)) if !stem.is_empty() => stem,
+                    _ => source_file_name,
+                };
+                format!("{stem}.{}", self.format.extension())
+            }
+        }
+    }
+
     /// The column names in schema order.
     pub fn column_names(&self) -> Vec<&str> {
         self.schema.iter().map(|c| c.name.as_str()).collect()
@@ -414,13 +523,18 @@ impl Entity {
                     comment: c.comment.clone(),
                 })
                 .collect(),
-            format: Some("csv".to_string()),
+            format: Some(self.format.name().to_string()),
             csv: Some(RawCsv {
                 delimiter: Some(char::from(self.csv.delimiter).to_string()),
                 quote: Some(char::from(self.csv.quote).to_string()),
                 header: Some(self.csv.header),
                 max_record_bytes: Some(self.csv.max_record_bytes),
                 allow_embedded_newlines: Some(self.csv.allow_embedded_newlines),
+            }),
+            parquet: self.parquet.as_ref().map(|p| RawParquet {
+                compression: Some(p.compression.name().to_string()),
+                row_group_rows: Some(p.row_group_rows),
+                row_group_bytes: Some(p.row_group_bytes),
             }),
         }
     }
@@ -467,6 +581,11 @@ pub fn accepted_field_paths() -> Vec<String> {
                     header: Some(true),
                     max_record_bytes: Some(0),
                     allow_embedded_newlines: Some(false),
+                }),
+                parquet: Some(RawParquet {
+                    compression: Some(String::new()),
+                    row_group_rows: Some(0),
+                    row_group_bytes: Some(0),
                 }),
             },
         )]),

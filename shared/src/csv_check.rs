@@ -19,13 +19,20 @@
 //!
 //! Accepted: quoted fields with delimiters, doubled quotes (`""`) and (if allowed) line breaks;
 //! CRLF, LF or CR line ends; a UTF-8 BOM; a missing final line break.
+//!
+//! One parse for validation and conversion: [`CsvValidator::feed_into`] hands every valid data
+//! field, already parsed as its column's type ([`Value`], by the same
+//! [`ColumnType::parse_value`] that validates), to a [`RecordSink`]. A converter (the handler's
+//! Parquet writer) builds its columns from those values, so the CSV path and the typed path
+//! report exactly the same errors and read every value the same way. The core stays free of any
+//! columnar library.
 
 use std::io::Read;
 
 use csv_core::{ReadFieldResult, Reader, ReaderBuilder};
 
 use crate::config::{CsvOptions, Entity};
-use crate::schema::ColumnType;
+use crate::schema::{ColumnType, Value};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Bytes parsed per `csv-core` call into the scratch buffer.
@@ -83,6 +90,32 @@ impl CsvError {
             CsvError::Empty | CsvError::Io(_) => None,
         }
     }
+}
+
+/// Receives the data records of a file as they are validated (the header is not passed).
+///
+/// Fields arrive in column order, each parsed as its column's type; [`end_record`] follows the
+/// last field of a record once the record is known to be complete. When the validator reports an
+/// error, the fields of the failing record may already have been passed: the caller discards
+/// what it built (the file is rejected as a whole).
+///
+/// [`end_record`]: RecordSink::end_record
+pub trait RecordSink {
+    /// One valid field of the current record; `column` is 0-based, in schema order.
+    fn field(&mut self, column: usize, value: Value<'_>);
+    /// The current record is complete and valid.
+    fn end_record(&mut self);
+}
+
+/// The sink of plain validation: ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoSink;
+
+impl RecordSink for NoSink {
+    #[inline]
+    fn field(&mut self, _column: usize, _value: Value<'_>) {}
+    #[inline]
+    fn end_record(&mut self) {}
 }
 
 struct ExpectedColumn {
@@ -150,20 +183,31 @@ impl CsvValidator {
 
     /// Validates the next chunk of the file.
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), CsvError> {
+        self.feed_into(chunk, &mut NoSink)
+    }
+
+    /// Validates the next chunk of the file and passes its valid data fields to `sink`.
+    pub fn feed_into<S: RecordSink>(&mut self, chunk: &[u8], sink: &mut S) -> Result<(), CsvError> {
         if let Some(error) = &self.error {
             return Err(error.clone());
         }
         self.stats.bytes += chunk.len() as u64;
         let result = if self.bom_checked {
-            self.parse(chunk)
+            self.parse(chunk, sink)
         } else {
-            self.feed_start(chunk)
+            self.feed_start(chunk, sink)
         };
         result.inspect_err(|error| self.error = Some(error.clone()))
     }
 
     /// Ends the input and returns the counts, or the first error.
-    pub fn finish(mut self) -> Result<CsvStats, CsvError> {
+    pub fn finish(self) -> Result<CsvStats, CsvError> {
+        self.finish_into(&mut NoSink)
+    }
+
+    /// Ends the input, passing the last record (one without a final line break) to `sink`, and
+    /// returns the counts, or the first error.
+    pub fn finish_into<S: RecordSink>(mut self, sink: &mut S) -> Result<CsvStats, CsvError> {
         if let Some(error) = self.error.take() {
             return Err(error);
         }
@@ -172,14 +216,14 @@ impl CsvValidator {
             self.bom_checked = true;
             let pending = std::mem::take(&mut self.bom_pending);
             if !UTF8_BOM.starts_with(&pending) {
-                self.parse(&pending)?;
+                self.parse(&pending, sink)?;
             }
         }
         loop {
             let (result, _, written) = self.reader.read_field(&[], &mut self.scratch);
             self.field.extend_from_slice(&self.scratch[..written]);
             match result {
-                ReadFieldResult::Field { record_end } => self.end_field(record_end)?,
+                ReadFieldResult::Field { record_end } => self.end_field(record_end, sink)?,
                 ReadFieldResult::End => break,
                 ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull => {}
             }
@@ -191,7 +235,7 @@ impl CsvValidator {
     }
 
     /// Holds the first bytes until a BOM can be told apart, then parses.
-    fn feed_start(&mut self, chunk: &[u8]) -> Result<(), CsvError> {
+    fn feed_start<S: RecordSink>(&mut self, chunk: &[u8], sink: &mut S) -> Result<(), CsvError> {
         let wanted = 3 - self.bom_pending.len();
         let take = wanted.min(chunk.len());
         self.bom_pending.extend_from_slice(&chunk[..take]);
@@ -201,12 +245,12 @@ impl CsvValidator {
         self.bom_checked = true;
         let pending = std::mem::take(&mut self.bom_pending);
         if pending != UTF8_BOM {
-            self.parse(&pending)?;
+            self.parse(&pending, sink)?;
         }
-        self.parse(&chunk[take..])
+        self.parse(&chunk[take..], sink)
     }
 
-    fn parse(&mut self, mut input: &[u8]) -> Result<(), CsvError> {
+    fn parse<S: RecordSink>(&mut self, mut input: &[u8], sink: &mut S) -> Result<(), CsvError> {
         // Never call csv-core with an empty input here: it reads that as the end of the file.
         while !input.is_empty() {
             if self.at_record_start {
@@ -241,7 +285,7 @@ impl CsvValidator {
                 });
             }
             match result {
-                ReadFieldResult::Field { record_end } => self.end_field(record_end)?,
+                ReadFieldResult::Field { record_end } => self.end_field(record_end, sink)?,
                 ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull => {}
                 ReadFieldResult::End => break,
             }
@@ -249,11 +293,24 @@ impl CsvValidator {
         Ok(())
     }
 
-    fn end_field(&mut self, record_end: bool) -> Result<(), CsvError> {
+    fn end_field<S: RecordSink>(&mut self, record_end: bool, sink: &mut S) -> Result<(), CsvError> {
+        // The field buffer is lent out and handed back (cleared) so its capacity is reused.
+        let field = std::mem::take(&mut self.field);
+        let result = self.check_field(&field, record_end, sink);
+        self.field = field;
+        self.field.clear();
+        result
+    }
+
+    fn check_field<S: RecordSink>(
+        &mut self,
+        field: &[u8],
+        record_end: bool,
+        sink: &mut S,
+    ) -> Result<(), CsvError> {
         let line = self.record_line;
         let expected = self.columns.len();
         let index = self.field_index;
-        let field = std::mem::take(&mut self.field);
         let in_header = self.header_pending;
 
         if index >= expected {
@@ -277,7 +334,7 @@ impl CsvValidator {
             column_name: column.name.clone(),
             message,
         };
-        let text = std::str::from_utf8(&field).map_err(|e| {
+        let text = std::str::from_utf8(field).map_err(|e| {
             located(format!(
                 "not valid UTF-8 (byte {} of the field)",
                 e.valid_up_to()
@@ -309,7 +366,8 @@ impl CsvValidator {
                 });
             }
         } else {
-            column.column_type.validate(text).map_err(located)?;
+            let value = column.column_type.parse_value(text).map_err(located)?;
+            sink.field(index, value);
         }
 
         if !record_end {
@@ -334,6 +392,7 @@ impl CsvValidator {
             self.header_pending = false;
         } else {
             self.stats.rows += 1;
+            sink.end_record();
         }
         self.records += 1;
         self.field_index = 0;

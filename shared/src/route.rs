@@ -14,7 +14,8 @@ pub struct Route {
     pub table_name: String,
     /// `(key, value)` in `partition_keys` order.
     pub partition_values: Vec<(String, String)>,
-    /// Key in the analytics bucket: `table/k1=v1/.../file`.
+    /// Key in the analytics bucket: `table/k1=v1/.../file` for CSV, `table/k1=v1/.../stem.parquet`
+    /// for Parquet (see [`Entity::output_file_name`]).
     pub output_key: String,
     /// Partition folder: `s3://<analytics>/table/k1=v1/.../` (ends in `/`).
     pub partition_location: String,
@@ -99,7 +100,7 @@ pub fn route(config: &Config, decoded_key: &str) -> Result<Route, RouteError> {
     Ok(Route {
         entity: entity.name.clone(),
         table_name: entity.table_name.clone(),
-        output_key: format!("{folder}{file_name}"),
+        output_key: format!("{folder}{}", entity.output_file_name(file_name)),
         partition_location: format!("s3://{}/{folder}", config.resources.analytics_bucket),
         partition_values: values,
     })
@@ -212,8 +213,8 @@ mod tests {
         assert_eq!(route.entity, "sales");
         assert_eq!(route.table_name, "sales_data");
         assert_eq!(
-            route.output_key,
-            "sales_data/year=2024/month=03/day=15/sales_data_2024_03_15.csv"
+            route.output_key, "sales_data/year=2024/month=03/day=15/sales_data_2024_03_15.parquet",
+            "the shipped sales entity writes Parquet"
         );
         assert_eq!(
             route.partition_location,
@@ -228,9 +229,14 @@ mod tests {
         let events = route(&config, "events_20240315T07.csv").unwrap();
         assert_eq!(
             events.output_key,
-            "app_events/year=2024/month=03/day=15/hour=07/events_20240315T07.csv"
+            "app_events/year=2024/month=03/day=15/hour=07/events_20240315T07.parquet"
         );
         let inventory = route(&config, "a/b/inventory_eu-west_2024_03_15.csv").unwrap();
+        assert_eq!(
+            inventory.output_key,
+            "inventory_snapshot/region=eu-west/year=2024/month=03/day=15/inventory_eu-west_2024_03_15.csv",
+            "a csv entity keeps the source file name"
+        );
         assert_eq!(
             inventory.partition_location,
             "s3://my-company-analytics/inventory_snapshot/region=eu-west/year=2024/month=03/day=15/"

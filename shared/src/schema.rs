@@ -1,5 +1,7 @@
 //! Column type model of an entity's schema: parsing the config's type names, the Glue/Hive type
-//! string of each type, and the validator that checks one CSV field value against its type.
+//! string of each type, and the parser that reads one CSV field value as its type
+//! ([`ColumnType::parse_value`]). Validation is that parse succeeding ([`ColumnType::validate`]),
+//! so the CSV check and the typed (Parquet) conversion can never disagree on what a value means.
 //!
 //! Empty fields: a `string`/`varchar` column accepts an empty field (an empty string). Every other
 //! type rejects it, because Athena's OpenCSVSerDe "does not recognize empty or null values in
@@ -40,6 +42,32 @@ pub enum ColumnType {
     /// `varchar(n)`: at most `n` characters (1..=65535).
     Varchar(u32),
 }
+
+/// One field value parsed as its column's type. Borrowed text for string columns; numbers in the
+/// representation a columnar writer needs, computed once by the same code that validates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    /// `string` / `varchar(n)`: the field's text (possibly empty).
+    Text(&'a str),
+    /// `tinyint`, `smallint`, `int`, `bigint`: already range-checked for the column's type.
+    Integer(i64),
+    Double(f64),
+    Float(f32),
+    Boolean(bool),
+    /// `date`: days since 1970-01-01.
+    Date(i32),
+    /// `timestamp` (no time zone): whole seconds since 1970-01-01 00:00:00 and the fraction of
+    /// the second in nanoseconds (`0..1_000_000_000`), as written (up to 9 digits).
+    Timestamp {
+        seconds: i64,
+        nanos: u32,
+    },
+    /// `decimal(p,s)`: the unscaled value, i.e. the number times `10^s` (exact; `p <= 38` fits).
+    Decimal(i128),
+}
+
+/// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 
 /// Every type name the config accepts (for error messages and the docs).
 pub const TYPE_NAMES: &[&str] = &[
@@ -97,12 +125,18 @@ impl ColumnType {
         matches!(self, ColumnType::String | ColumnType::Varchar(_))
     }
 
-    /// Checks one CSV field value (already unquoted) against the type. The error says why, without
-    /// the location (the caller adds line and column).
+    /// Checks one CSV field value (already unquoted) against the type: [`Self::parse_value`]
+    /// succeeding. The error says why, without the location (the caller adds line and column).
     pub fn validate(&self, value: &str) -> Result<(), String> {
+        self.parse_value(value).map(|_| ())
+    }
+
+    /// Parses one CSV field value (already unquoted) as the type. The error says why, without the
+    /// location (the caller adds line and column). Allocates only for an error.
+    pub fn parse_value<'a>(&self, value: &'a str) -> Result<Value<'a>, String> {
         if value.is_empty() {
             return if self.accepts_empty() {
-                Ok(())
+                Ok(Value::Text(value))
             } else {
                 Err(format!(
                     "empty value for type {}: Athena's OpenCSVSerDe cannot read an empty field as a \
@@ -112,38 +146,43 @@ impl ColumnType {
             };
         }
         match self {
-            ColumnType::String => Ok(()),
+            ColumnType::String => Ok(Value::Text(value)),
             ColumnType::Varchar(n) => {
-                let chars = value.chars().count();
-                if chars as u64 > u64::from(*n) {
-                    Err(format!("{chars} characters, longer than varchar({n})"))
-                } else {
-                    Ok(())
+                // Byte length bounds the character count: count only when it could be too long.
+                if value.len() > *n as usize {
+                    let chars = value.chars().count();
+                    if chars as u64 > u64::from(*n) {
+                        return Err(format!("{chars} characters, longer than varchar({n})"));
+                    }
                 }
+                Ok(Value::Text(value))
             }
             ColumnType::Tinyint => {
-                check_integer(value, i64::from(i8::MIN), i64::from(i8::MAX), "tinyint")
+                parse_integer(value, i64::from(i8::MIN), i64::from(i8::MAX), "tinyint")
             }
             ColumnType::Smallint => {
-                check_integer(value, i64::from(i16::MIN), i64::from(i16::MAX), "smallint")
+                parse_integer(value, i64::from(i16::MIN), i64::from(i16::MAX), "smallint")
             }
             ColumnType::Int => {
-                check_integer(value, i64::from(i32::MIN), i64::from(i32::MAX), "int")
+                parse_integer(value, i64::from(i32::MIN), i64::from(i32::MAX), "int")
             }
-            ColumnType::Bigint => check_integer(value, i64::MIN, i64::MAX, "bigint"),
-            ColumnType::Double | ColumnType::Float => check_floating(value, &self.glue_type()),
+            ColumnType::Bigint => parse_integer(value, i64::MIN, i64::MAX, "bigint"),
+            ColumnType::Double => parse_floating(value, "double").map(Value::Double),
+            ColumnType::Float => parse_floating(value, "float").map(Value::Float),
             ColumnType::Boolean => {
-                if value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false") {
-                    Ok(())
+                if value.eq_ignore_ascii_case("true") {
+                    Ok(Value::Boolean(true))
+                } else if value.eq_ignore_ascii_case("false") {
+                    Ok(Value::Boolean(false))
                 } else {
                     Err(format!(
                         "{value:?} is not a boolean (true or false, any case)"
                     ))
                 }
             }
-            ColumnType::Date => parse_date(value).map(|_| ()),
-            ColumnType::Timestamp => check_timestamp(value),
-            ColumnType::Decimal { p, s } => check_decimal(value, *p, *s),
+            ColumnType::Date => parse_date(value).map(|date| Value::Date(epoch_days(date))),
+            ColumnType::Timestamp => parse_timestamp(value),
+            ColumnType::Decimal { p, s } => parse_decimal(value, *p, *s).map(Value::Decimal),
         }
     }
 }
@@ -231,17 +270,31 @@ fn parenthesized<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Optional sign then at least one ASCII digit, nothing else; range-checked.
-fn check_integer(value: &str, min: i64, max: i64, type_name: &str) -> Result<(), String> {
+fn parse_integer<'a>(
+    value: &str,
+    min: i64,
+    max: i64,
+    type_name: &str,
+) -> Result<Value<'a>, String> {
     let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("{value:?} is not an integer ({type_name})"));
     }
     match value.parse::<i64>() {
-        Ok(number) if (min..=max).contains(&number) => Ok(()),
+        Ok(number) if (min..=max).contains(&number) => Ok(Value::Integer(number)),
         _ => Err(format!(
             "{value:?} is out of range for {type_name} ({min}..={max})"
         )),
     }
+}
+
+/// A floating-point value in the forms [`check_floating`] accepts, parsed by the standard
+/// library (correctly rounded to `T`; `Infinity`/`NaN` are among its accepted spellings).
+fn parse_floating<T: FromStr>(value: &str, type_name: &str) -> Result<T, String> {
+    check_floating(value, type_name)?;
+    value
+        .parse::<T>()
+        .map_err(|_| format!("{value:?} is not a number ({type_name})"))
 }
 
 /// Decimal or scientific notation (`-1.5`, `.5`, `2.`, `1e-3`), or Java's `NaN`/`Infinity`, which
@@ -270,6 +323,19 @@ fn check_floating(value: &str, type_name: &str) -> Result<(), String> {
     }
 }
 
+/// The value of a run of ASCII digits (the caller has checked they are digits; at most 9).
+fn digits_value(bytes: &[u8]) -> u32 {
+    bytes
+        .iter()
+        .fold(0, |n, b| n * 10 + u32::from(b.wrapping_sub(b'0')))
+}
+
+/// Days since 1970-01-01.
+fn epoch_days(date: NaiveDate) -> i32 {
+    use chrono::Datelike;
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
 /// `YYYY-MM-DD`, exactly, and a real calendar date.
 pub(crate) fn parse_date(value: &str) -> Result<NaiveDate, String> {
     let bytes = value.as_bytes();
@@ -283,18 +349,21 @@ pub(crate) fn parse_date(value: &str) -> Result<NaiveDate, String> {
     if !shape_ok {
         return Err(format!("{value:?} is not a date in YYYY-MM-DD form"));
     }
-    let number = |range: std::ops::Range<usize>| value[range].parse::<u32>().unwrap_or(0);
-    let year = number(0..4) as i32;
-    NaiveDate::from_ymd_opt(year, number(5..7), number(8..10))
-        .ok_or_else(|| format!("{value:?} is not a valid calendar date"))
+    let year = digits_value(&bytes[0..4]) as i32;
+    NaiveDate::from_ymd_opt(
+        year,
+        digits_value(&bytes[5..7]),
+        digits_value(&bytes[8..10]),
+    )
+    .ok_or_else(|| format!("{value:?} is not a valid calendar date"))
 }
 
 /// `YYYY-MM-DD HH:MM:SS` with an optional fraction of 1 to 9 digits.
-fn check_timestamp(value: &str) -> Result<(), String> {
+fn parse_timestamp<'a>(value: &str) -> Result<Value<'a>, String> {
     let shape_error =
         || format!("{value:?} is not a timestamp in YYYY-MM-DD HH:MM:SS[.fffffffff] form");
     let (date, time) = value.split_once(' ').ok_or_else(shape_error)?;
-    parse_date(date).map_err(|_| shape_error())?;
+    let date = parse_date(date).map_err(|_| shape_error())?;
     let (clock, fraction) = match time.split_once('.') {
         Some((clock, fraction)) => (clock, Some(fraction)),
         None => (time, None),
@@ -310,6 +379,7 @@ fn check_timestamp(value: &str) -> Result<(), String> {
     if !clock_ok {
         return Err(shape_error());
     }
+    let mut nanos = 0;
     if let Some(fraction) = fraction {
         if fraction.is_empty()
             || fraction.len() > 9
@@ -317,19 +387,31 @@ fn check_timestamp(value: &str) -> Result<(), String> {
         {
             return Err(shape_error());
         }
+        nanos = digits_value(fraction.as_bytes()) * 10u32.pow(9 - fraction.len() as u32);
     }
-    let number = |range: std::ops::Range<usize>| clock[range].parse::<u32>().unwrap_or(99);
-    if number(0..2) > 23 || number(3..5) > 59 || number(6..8) > 59 {
+    let (hours, minutes, seconds) = (
+        digits_value(&bytes[0..2]),
+        digits_value(&bytes[3..5]),
+        digits_value(&bytes[6..8]),
+    );
+    if hours > 23 || minutes > 59 || seconds > 59 {
         return Err(format!("{value:?} has an out-of-range time of day"));
     }
-    Ok(())
+    let seconds =
+        i64::from(epoch_days(date)) * 86_400 + i64::from(hours * 3600 + minutes * 60 + seconds);
+    Ok(Value::Timestamp { seconds, nanos })
 }
 
 /// Optional sign, digits with an optional point; at most `p - s` integer digits (leading zeros
 /// do not count) and at most `s` fraction digits. More fraction digits would be rounded silently
-/// by Hive, more integer digits read as NULL: both are rejected.
-fn check_decimal(value: &str, p: u8, s: u8) -> Result<(), String> {
-    let unsigned = value.strip_prefix(['+', '-']).unwrap_or(value);
+/// by Hive, more integer digits read as NULL: both are rejected. Returns the unscaled value
+/// (`12.3` as decimal(10,2) is 1230), exact: at most 38 significant digits fit an `i128`.
+fn parse_decimal(value: &str, p: u8, s: u8) -> Result<i128, String> {
+    let (negative, unsigned) = match value.as_bytes().first() {
+        Some(b'-') => (true, &value[1..]),
+        Some(b'+') => (false, &value[1..]),
+        _ => (false, value),
+    };
     let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
     let digits_ok = whole.bytes().all(|b| b.is_ascii_digit())
         && fraction.bytes().all(|b| b.is_ascii_digit())
@@ -339,7 +421,8 @@ fn check_decimal(value: &str, p: u8, s: u8) -> Result<(), String> {
             "{value:?} is not a decimal number (decimal({p},{s}))"
         ));
     }
-    let integer_digits = whole.trim_start_matches('0').len();
+    let whole = whole.trim_start_matches('0');
+    let integer_digits = whole.len();
     let max_integer_digits = usize::from(p - s);
     if integer_digits > max_integer_digits {
         return Err(format!(
@@ -352,7 +435,13 @@ fn check_decimal(value: &str, p: u8, s: u8) -> Result<(), String> {
             fraction.len()
         ));
     }
-    Ok(())
+    // At most p - s + s = p <= 38 digits: no overflow.
+    let mut unscaled: i128 = 0;
+    for b in whole.bytes().chain(fraction.bytes()) {
+        unscaled = unscaled * 10 + i128::from(b - b'0');
+    }
+    unscaled *= 10i128.pow(u32::from(s) - fraction.len() as u32);
+    Ok(if negative { -unscaled } else { unscaled })
 }
 
 #[cfg(test)]
@@ -488,6 +577,83 @@ mod tests {
         ] {
             assert!(ColumnType::Timestamp.validate(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn parse_value_gives_the_typed_value_validate_accepts() {
+        let money = ColumnType::Decimal { p: 10, s: 2 };
+        for (text, unscaled) in [
+            ("12.3", 1230),
+            ("-0.05", -5),
+            ("+7", 700),
+            (".5", 50),
+            ("7.", 700),
+            ("0012.30", 1230),
+            ("-0", 0),
+            ("99999999.99", 9_999_999_999),
+        ] {
+            assert_eq!(
+                money.parse_value(text),
+                Ok(Value::Decimal(unscaled)),
+                "{text}"
+            );
+        }
+        let widest = ColumnType::Decimal { p: 38, s: 0 };
+        let nines = "9".repeat(38);
+        assert_eq!(
+            widest.parse_value(&nines),
+            Ok(Value::Decimal(nines.parse::<i128>().unwrap()))
+        );
+        assert_eq!(
+            ColumnType::Date.parse_value("1970-01-01"),
+            Ok(Value::Date(0))
+        );
+        assert_eq!(
+            ColumnType::Date.parse_value("2024-03-15"),
+            Ok(Value::Date(19797))
+        );
+        assert_eq!(
+            ColumnType::Date.parse_value("1969-12-31"),
+            Ok(Value::Date(-1))
+        );
+        assert_eq!(
+            ColumnType::Timestamp.parse_value("2024-03-15 10:11:12.5"),
+            Ok(Value::Timestamp {
+                seconds: 1_710_497_472,
+                nanos: 500_000_000
+            })
+        );
+        assert_eq!(
+            ColumnType::Timestamp.parse_value("1969-12-31 23:59:59.000000001"),
+            Ok(Value::Timestamp {
+                seconds: -1,
+                nanos: 1
+            })
+        );
+        assert_eq!(
+            ColumnType::Smallint.parse_value("-32768"),
+            Ok(Value::Integer(-32768))
+        );
+        assert_eq!(
+            ColumnType::Double.parse_value("-Infinity"),
+            Ok(Value::Double(f64::NEG_INFINITY))
+        );
+        assert_eq!(
+            ColumnType::Float.parse_value("0.1"),
+            Ok(Value::Float(0.1f32))
+        );
+        assert_eq!(
+            ColumnType::Boolean.parse_value("TRUE"),
+            Ok(Value::Boolean(true))
+        );
+        assert_eq!(
+            ColumnType::Varchar(2).parse_value("äö"),
+            Ok(Value::Text("äö"))
+        );
+        assert!(matches!(
+            ColumnType::Double.parse_value("NaN"),
+            Ok(Value::Double(x)) if x.is_nan()
+        ));
     }
 
     #[test]

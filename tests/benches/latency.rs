@@ -185,7 +185,11 @@ fn bench_files(table: &str) -> Vec<BenchFile> {
                 ));
             }
             BenchFile {
-                output_key: format!("{table}/year={y}/month={m}/day={d}/{key}"),
+                // The shipped sales entity writes `<stem>.parquet`.
+                output_key: format!(
+                    "{table}/year={y}/month={m}/day={d}/{}",
+                    key.replace(".csv", ".parquet")
+                ),
                 partition: vec![y, m, d],
                 key,
                 body,

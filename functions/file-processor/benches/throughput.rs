@@ -14,7 +14,9 @@
 //!   upload only, no download or validation), timed from the outside (`AWS_CLI=/path/to/aws`
 //!   picks the executable; default `aws` on PATH).
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,7 +26,7 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use file_processor::{Clients, Invocation, Processor, Settings, Telemetry};
 use serde_json::json;
 
-const MIB: u64 = 1024 * 1024;
+use common::{vm_hwm_kib, MIB};
 const REGION: &str = "us-east-1";
 
 fn main() {
@@ -74,24 +76,7 @@ fn start_emulator() -> Emulator {
 
 /// A valid `sales` CSV of about `size` bytes.
 fn generate(path: &Path, size: u64, date: &str) -> u64 {
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-    out.write_all(b"transaction_id,customer_id,amount,transaction_date\n")
-        .unwrap();
-    let mut written = 0u64;
-    let mut n = 0u64;
-    while written < size {
-        let line = format!(
-            "TX-{n:010},CUST-{:06},{}.{:02},{date}\n",
-            n % 250_000,
-            n % 99_999,
-            n % 100
-        );
-        out.write_all(line.as_bytes()).unwrap();
-        written += line.len() as u64;
-        n += 1;
-    }
-    out.flush().unwrap();
-    std::fs::metadata(path).unwrap().len()
+    common::generate_sales_csv(path, size, date).0
 }
 
 async fn clients(endpoint: &str) -> Clients {
@@ -245,20 +230,6 @@ fn aws_cli_copy(endpoint: &str, path: &Path, bucket: &str, handler_mb_s: Option<
         ),
         Err(error) => println!("aws s3 cp not run: {error} (pip install awscli)"),
     }
-}
-
-/// Peak resident set size of this process, from /proc/self/status.
-fn vm_hwm_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn child(endpoint: &str, key: &str) {

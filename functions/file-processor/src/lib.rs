@@ -3,7 +3,8 @@
 //! It receives SQS batches of S3 event notifications and, for each new CSV in the source
 //! bucket, validates it against its entity's schema while streaming it into the analytics
 //! bucket under its partitioned key (`table/year=2024/month=03/day=15/file`, bytes equal to the
-//! source), then makes sure the Glue partition exists with that folder as its Location. The same
+//! source; or `.../<stem>.parquet`, typed Parquet converted on the way, for entities with
+//! `format: "parquet"`), then makes sure the Glue partition exists with that folder as its Location. The same
 //! binary runs in AWS and against the local emulator: clients come from the standard config
 //! loader, so `AWS_ENDPOINT_URL` points it at the emulator.
 //!
@@ -17,6 +18,7 @@
 //!   overwritten. Rename one file (or give the entity a pattern that keeps them apart) and
 //!   re-upload it.
 //! - [`object`]: constant-memory streaming validation + multipart upload, aborted on error.
+//! - [`parquet_output`]: the streaming CSV -> Parquet converter (two threads, bounded memory).
 //! - [`partitions`]: BatchCreatePartition per table, AlreadyExists = success, warm cache.
 //! - [`failures`]: per message, never per batch. Transient -> `batchItemFailures` + delayed
 //!   retry (ChangeMessageVisibility, full-jitter backoff); permanent -> DLQ at once with
@@ -43,6 +45,7 @@ pub mod clients;
 pub mod failures;
 pub mod idempotency;
 pub mod object;
+pub mod parquet_output;
 pub mod partitions;
 pub mod processor;
 pub mod settings;

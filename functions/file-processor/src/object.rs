@@ -20,6 +20,13 @@
 //! Time: the copy checks the invocation's [`Budget`] between chunks and stops cleanly before
 //! the deadline, aborting the upload, with a reason that says how far it got.
 //!
+//! Parquet entities take the same path with a converter in the middle
+//! ([`crate::parquet_output`]): the body goes through the validator into Arrow batches, an
+//! encoder thread writes Parquet row groups, and the encoded bytes (not the source's) are cut
+//! into the parts of the same [`Upload`]; the output key ends in `.parquet`. The metadata, the
+//! conditional write, the checksum, the budget and the abort on any error are shared with the
+//! CSV copy.
+//!
 //! S3 limits: parts are 5 MiB..5 GiB except the last, at most 10,000 per upload
 //! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html>), so the part size grows
 //! for files above `part_size * 10,000`. The upload is created with `ChecksumAlgorithm=CRC32`
@@ -33,7 +40,7 @@ use std::time::Instant;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
 use bytes::{Bytes, BytesMut};
-use pipeline_core::config::Entity;
+use pipeline_core::config::{Entity, OutputFormat};
 use pipeline_core::csv_check::{CsvError, CsvStats, CsvValidator};
 use pipeline_core::event::ObjectRef;
 use tokio::task::JoinHandle;
@@ -41,6 +48,7 @@ use tokio::task::JoinHandle;
 use crate::budget::{self, Budget, Progress};
 use crate::failures::{self, Failure};
 use crate::idempotency::{normalize_etag, Existing, SourceMarker, WriteCondition};
+use crate::parquet_output::{self, ConvertError, EncodedPart};
 
 /// The smallest part S3 accepts (all parts but the last).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
@@ -156,14 +164,27 @@ pub async fn copy_validated(
     let size = response
         .content_length()
         .and_then(|n| u64::try_from(n).ok());
-    let part_size = effective_part_size(job.tuning.part_size, size);
-    let mut upload = Upload::new(s3, &job, &marker, part_size);
+    let format = job.entity.format;
+    // A Parquet file is usually much smaller than its CSV, but not always (short strings without
+    // compression): the part size is chosen for twice the source, so 10,000 parts always do.
+    let output_bound = match format {
+        OutputFormat::Csv => size,
+        OutputFormat::Parquet => size.map(|s| s.saturating_mul(2)),
+    };
+    let part_size = effective_part_size(job.tuning.part_size, output_bound);
+    let mut upload = Upload::new(s3, &job, &marker, part_size, content_type(format));
     let source = Source {
         uri: &source_uri,
         size,
         checksum,
     };
-    match stream(response.body, &job, source, part_size, &mut upload).await {
+    let result = match format {
+        OutputFormat::Csv => stream(response.body, &job, source, part_size, &mut upload).await,
+        OutputFormat::Parquet => {
+            stream_parquet(response.body, &job, source, part_size, &mut upload).await
+        }
+    };
+    match result {
         Ok(stats) => {
             upload.finish().await?;
             Ok(CopyOutcome::Written(stats))
@@ -311,6 +332,101 @@ async fn stream(
     Ok(stats)
 }
 
+fn content_type(format: OutputFormat) -> &'static str {
+    match format {
+        OutputFormat::Csv => CSV_CONTENT_TYPE,
+        OutputFormat::Parquet => parquet_output::PARQUET_CONTENT_TYPE,
+    }
+}
+
+/// Why the feeding side of a conversion stopped.
+enum FeedError {
+    /// Its own failure (invalid file, body read, checksum, budget): the one to report.
+    Failed(Failure),
+    /// The encoder went away; the output side holds the reason.
+    EncoderStopped,
+}
+
+/// Converts the body to Parquet while uploading the encoded parts: the feeding side (body ->
+/// checksum, budget -> validator -> Arrow batches) and the output side (encoded parts ->
+/// `upload`) run concurrently in this task, the encoder on its own thread. Each side owns its
+/// channel end, so when one side fails and returns, the other sees its channel close and stops
+/// too: nothing waits forever. CSV errors are worded exactly as in [`stream`].
+async fn stream_parquet(
+    mut body: ByteStream,
+    job: &CopyJob<'_>,
+    mut source: Source<'_>,
+    part_size: usize,
+    upload: &mut Upload<'_>,
+) -> Result<CsvStats, Failure> {
+    let source_uri = source.uri;
+    let convert_failure = |error: ConvertError| match error {
+        ConvertError::Csv(error) => Failure {
+            class: error.class(),
+            reason: format!("{source_uri}: {error}"),
+        },
+        ConvertError::Encode(_) => Failure::permanent(format!("{source_uri}: {error}")),
+        ConvertError::Stopped(_) | ConvertError::Spawn(_) => {
+            Failure::transient(format!("{source_uri}: {error}"))
+        }
+    };
+    let (mut input, mut output) =
+        parquet_output::start(job.entity, part_size).map_err(convert_failure)?;
+    let feed = async move {
+        let fail = |error: ConvertError| match error {
+            ConvertError::Stopped(_) => FeedError::EncoderStopped,
+            other => FeedError::Failed(convert_failure(other)),
+        };
+        let started = Instant::now();
+        let mut bytes_done = 0u64;
+        while let Some(chunk) = next_chunk(&mut body, source_uri)
+            .await
+            .map_err(FeedError::Failed)?
+        {
+            if job.budget.is_spent() {
+                let progress = Progress {
+                    bytes_done,
+                    bytes_total: source.size,
+                    elapsed: started.elapsed(),
+                };
+                let failure = budget::out_of_time(source_uri, progress, job.budget.timeout());
+                return Err(FeedError::Failed(failure));
+            }
+            bytes_done += chunk.len() as u64;
+            if let Some(checksum) = source.checksum.as_mut() {
+                checksum.hasher.update(&chunk);
+            }
+            input.feed(&chunk).await.map_err(fail)?;
+        }
+        if let Some(checksum) = source.checksum.take() {
+            checksum.verify(source_uri).map_err(FeedError::Failed)?;
+        }
+        input.finish().await.map_err(fail)
+    };
+    let drain = async move {
+        while let Some(part) = output.next().await {
+            match part.map_err(convert_failure)? {
+                EncodedPart::Full(bytes) => upload.push_part(bytes).await?,
+                EncodedPart::Last(bytes) => {
+                    upload.set_tail(bytes);
+                    return Ok(true);
+                }
+            }
+        }
+        Ok::<bool, Failure>(false)
+    };
+    let (fed, drained) = tokio::join!(feed, drain);
+    match (fed, drained) {
+        (Err(FeedError::Failed(failure)), _) => Err(failure),
+        (Err(FeedError::EncoderStopped), Err(failure)) => Err(failure),
+        (Ok(_), Err(failure)) => Err(failure),
+        (Ok(stats), Ok(true)) => Ok(stats),
+        (Err(FeedError::EncoderStopped), Ok(_)) | (Ok(_), Ok(false)) => Err(Failure::transient(
+            format!("{source_uri}: the Parquet encoder stopped before the end of the file"),
+        )),
+    }
+}
+
 /// The next chunk of the body; `None` at its end. No SDK timeout covers the body once GetObject
 /// has returned its headers, so a stalled read is bounded here.
 async fn next_chunk(body: &mut ByteStream, source_uri: &str) -> Result<Option<Bytes>, Failure> {
@@ -345,6 +461,7 @@ struct Upload<'a> {
     tail: Bytes,
     /// Only the first part may be smaller than `part_size` when there is one part in all.
     part_size: usize,
+    content_type: &'static str,
 }
 
 impl<'a> Upload<'a> {
@@ -353,6 +470,7 @@ impl<'a> Upload<'a> {
         job: &'a CopyJob<'a>,
         marker: &SourceMarker,
         part_size: usize,
+        content_type: &'static str,
     ) -> Self {
         Upload {
             s3,
@@ -367,6 +485,7 @@ impl<'a> Upload<'a> {
             completed: Vec::new(),
             tail: Bytes::new(),
             part_size,
+            content_type,
         }
     }
 
@@ -424,7 +543,7 @@ impl<'a> Upload<'a> {
             .create_multipart_upload()
             .bucket(self.bucket)
             .key(self.key)
-            .content_type(CSV_CONTENT_TYPE)
+            .content_type(self.content_type)
             .set_metadata(Some(self.metadata.clone()))
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
@@ -500,7 +619,7 @@ impl<'a> Upload<'a> {
             .put_object()
             .bucket(self.bucket)
             .key(self.key)
-            .content_type(CSV_CONTENT_TYPE)
+            .content_type(self.content_type)
             .set_metadata(Some(self.metadata.clone()))
             .body(ByteStream::from(std::mem::take(&mut self.tail)));
         let request = match &self.condition {

@@ -324,7 +324,8 @@ mod tests {
         assert_eq!(sd.columns().len(), sales.schema.len());
         assert_eq!(
             sd.serde_info().and_then(|s| s.serialization_library()),
-            Some(catalog::OPEN_CSV_SERDE)
+            Some(catalog::PARQUET_SERDE),
+            "the shipped sales entity writes Parquet"
         );
     }
 

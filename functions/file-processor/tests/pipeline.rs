@@ -3,6 +3,7 @@
 //! retries with backoff.
 
 mod common;
+mod parquet_output;
 
 use std::time::{Duration, Instant};
 

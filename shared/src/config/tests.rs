@@ -342,12 +342,76 @@ fn placeholders_resolve_or_name_the_field() {
 }
 
 #[test]
-fn format_and_csv_options() {
-    assert_rejected(
-        |v| v["entities"]["sales"]["format"] = "parquet".into(),
-        "entities.sales.format",
-        "not supported yet",
+fn parquet_format_and_its_options() {
+    let mut value = seed_value();
+    value["entities"]["sales"]["format"] = "Parquet".into();
+    let config = load_value(&value).unwrap();
+    let sales = &config.entities["sales"];
+    assert_eq!(sales.format, OutputFormat::Parquet);
+    assert_eq!(sales.parquet, Some(ParquetOptions::default()));
+    assert_eq!(
+        sales.output_file_name("sales_data_2024_03_15.csv"),
+        "sales_data_2024_03_15.parquet"
     );
+    assert_eq!(sales.output_file_name("noext"), "noext.parquet");
+    value["entities"]["sales"]["parquet"] =
+        serde_json::json!({"compression": "ZSTD", "row_group_rows": 10, "row_group_bytes": 65536});
+    let config = load_value(&value).unwrap();
+    assert_eq!(
+        config.entities["sales"].parquet,
+        Some(ParquetOptions {
+            compression: ParquetCompression::Zstd,
+            row_group_rows: 10,
+            row_group_bytes: 65536,
+        })
+    );
+    // The resolved form loads back to the same options.
+    let resolved = config.to_resolved_json();
+    assert_eq!(resolved["entities"]["sales"]["format"], "parquet");
+    assert_eq!(
+        resolved["entities"]["sales"]["parquet"]["compression"],
+        "zstd"
+    );
+    assert_eq!(
+        load_value(&resolved).unwrap().entities["sales"].parquet,
+        config.entities["sales"].parquet
+    );
+
+    let parquet = |block: serde_json::Value| {
+        move |v: &mut serde_json::Value| {
+            v["entities"]["sales"]["format"] = "parquet".into();
+            v["entities"]["sales"]["parquet"] = block;
+        }
+    };
+    assert_rejected(
+        parquet(serde_json::json!({"compression": "lz4"})),
+        "entities.sales.parquet.compression",
+        "expected one of: snappy, zstd, none",
+    );
+    assert_rejected(
+        parquet(serde_json::json!({"row_group_rows": 0})),
+        "entities.sales.parquet.row_group_rows",
+        "at least 1",
+    );
+    assert_rejected(
+        parquet(serde_json::json!({"row_group_bytes": 1024})),
+        "entities.sales.parquet.row_group_bytes",
+        "outside",
+    );
+    assert_rejected(
+        parquet(serde_json::json!({"row_groups": 1})),
+        "entities.sales.parquet.row_groups",
+        "unknown field `row_groups`",
+    );
+    assert_rejected(
+        |v| v["entities"]["sales"]["parquet"] = serde_json::json!({}),
+        "entities.sales.parquet",
+        "applies only to format \"parquet\"",
+    );
+}
+
+#[test]
+fn format_and_csv_options() {
     assert_rejected(
         |v| v["entities"]["sales"]["format"] = "xml".into(),
         "entities.sales.format",

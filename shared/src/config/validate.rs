@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use regex::Regex;
 
 use super::{
-    AwsSettings, Column, Config, ConfigError, CsvOptions, Entity, OutputFormat, PartitionCaptures,
-    RawConfig, RawCsv, RawEntity, Resources, DEFAULT_MAX_RECEIVE_COUNT,
-    DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+    AwsSettings, Column, Config, ConfigError, CsvOptions, Entity, OutputFormat, ParquetCompression,
+    ParquetOptions, PartitionCaptures, RawConfig, RawCsv, RawEntity, RawParquet, Resources,
+    DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_VISIBILITY_TIMEOUT_SECONDS, MAX_ROW_GROUP_BYTES,
+    MIN_ROW_GROUP_BYTES,
 };
 use crate::names;
 use crate::schema::ColumnType;
@@ -226,20 +227,26 @@ fn build_entity(name: &str, raw: RawEntity) -> Result<Entity, ConfigError> {
         .as_deref()
     {
         None | Some("csv") => OutputFormat::Csv,
-        Some("parquet") => {
-            return Err(ConfigError::invalid(
-                at("format"),
-                "\"parquet\" is not supported yet (planned); use \"csv\"",
-            ))
-        }
+        Some("parquet") => OutputFormat::Parquet,
         Some(other) => {
             return Err(ConfigError::invalid(
                 at("format"),
-                format!("unknown format {other:?}; supported: \"csv\""),
+                format!("unknown format {other:?}; supported: \"csv\", \"parquet\""),
             ))
         }
     };
     let csv = build_csv(&at("csv"), raw.csv)?;
+    let parquet = match (format, raw.parquet) {
+        (OutputFormat::Parquet, raw) => Some(build_parquet(&at("parquet"), raw)?),
+        (OutputFormat::Csv, None) => None,
+        // A block that would be silently ignored is a mistake worth reporting.
+        (OutputFormat::Csv, Some(_)) => {
+            return Err(ConfigError::invalid(
+                at("parquet"),
+                "applies only to format \"parquet\"; this entity's format is \"csv\"",
+            ))
+        }
+    };
 
     Ok(Entity {
         name: name.to_string(),
@@ -251,6 +258,50 @@ fn build_entity(name: &str, raw: RawEntity) -> Result<Entity, ConfigError> {
         schema,
         format,
         csv,
+        parquet,
+    })
+}
+
+fn build_parquet(path: &str, raw: Option<RawParquet>) -> Result<ParquetOptions, ConfigError> {
+    let defaults = ParquetOptions::default();
+    let Some(raw) = raw else {
+        return Ok(defaults);
+    };
+    let compression = match raw.compression.as_deref().map(str::to_ascii_lowercase) {
+        None => defaults.compression,
+        Some(name) => match name.as_str() {
+            "snappy" => ParquetCompression::Snappy,
+            "zstd" => ParquetCompression::Zstd,
+            "none" => ParquetCompression::None,
+            _ => {
+                return Err(ConfigError::invalid(
+                    format!("{path}.compression"),
+                    format!("unknown compression {name:?}; expected one of: snappy, zstd, none"),
+                ))
+            }
+        },
+    };
+    let row_group_rows = raw.row_group_rows.unwrap_or(defaults.row_group_rows);
+    if row_group_rows == 0 {
+        return Err(ConfigError::invalid(
+            format!("{path}.row_group_rows"),
+            "must be at least 1",
+        ));
+    }
+    let row_group_bytes = raw.row_group_bytes.unwrap_or(defaults.row_group_bytes);
+    if !(MIN_ROW_GROUP_BYTES..=MAX_ROW_GROUP_BYTES).contains(&row_group_bytes) {
+        return Err(ConfigError::invalid(
+            format!("{path}.row_group_bytes"),
+            format!(
+                "{row_group_bytes} is outside {MIN_ROW_GROUP_BYTES}..={MAX_ROW_GROUP_BYTES} \
+                 (64 KiB to 1 GiB; the function holds one row group in memory)"
+            ),
+        ));
+    }
+    Ok(ParquetOptions {
+        compression,
+        row_group_rows,
+        row_group_bytes,
     })
 }
 

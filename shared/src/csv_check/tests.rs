@@ -266,3 +266,49 @@ fn read_and_async_read_adapters() {
         Err(CsvError::Io(_))
     ));
 }
+
+/// Records what a sink receives, as text.
+#[derive(Default)]
+struct Recorder {
+    records: Vec<Vec<String>>,
+    current: Vec<String>,
+}
+
+impl RecordSink for Recorder {
+    fn field(&mut self, column: usize, value: Value<'_>) {
+        assert_eq!(column, self.current.len(), "fields arrive in column order");
+        self.current.push(format!("{value:?}"));
+    }
+    fn end_record(&mut self) {
+        self.records.push(std::mem::take(&mut self.current));
+    }
+}
+
+#[test]
+fn the_sink_receives_each_valid_record_parsed_whatever_the_chunking() {
+    let data = b"\xEF\xBB\xBFtransaction_id,customer_id,amount,transaction_date\r\n\"a,\"\"b\",c,1.5,2024-03-15\r\nx,,-2,1970-01-02";
+    let mut seen = Vec::new();
+    for size in [1, 2, 5, 64, data.len()] {
+        let mut validator = CsvValidator::new(&sales());
+        let mut recorder = Recorder::default();
+        for chunk in data.chunks(size) {
+            validator.feed_into(chunk, &mut recorder).unwrap();
+        }
+        let stats = validator.finish_into(&mut recorder).unwrap();
+        assert_eq!(stats.rows, 2);
+        seen.push(recorder.records);
+    }
+    assert_eq!(
+        seen[0],
+        vec![
+            vec![
+                "Text(\"a,\\\"b\")",
+                "Text(\"c\")",
+                "Decimal(150)",
+                "Date(19797)"
+            ],
+            vec!["Text(\"x\")", "Text(\"\")", "Decimal(-200)", "Date(1)"],
+        ]
+    );
+    assert!(seen.iter().all(|s| s == &seen[0]));
+}

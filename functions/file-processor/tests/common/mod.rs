@@ -22,9 +22,26 @@ pub const SALES_HEADER: &str = "transaction_id,customer_id,amount,transaction_da
 
 /// The shipped config plus an `orders` entity whose file names may carry a free-text suffix
 /// (letters of any script, digits, spaces), so one day can have several files and a file name
-/// can contain spaces and non-ASCII letters.
+/// can contain spaces and non-ASCII letters. `sales` is switched to the CSV copy: these tests
+/// check the copy path byte for byte; [`shipped_config`] keeps the shipped formats (Parquet).
 pub fn test_config() -> Config {
+    config_with(|value| {
+        value["entities"]["sales"]["format"] = "csv".into();
+        value["entities"]["sales"]
+            .as_object_mut()
+            .unwrap()
+            .remove("parquet");
+    })
+}
+
+/// The shipped config (sales and events as Parquet) plus the `orders` entity.
+pub fn shipped_config() -> Config {
+    config_with(|_| {})
+}
+
+fn config_with(edit: impl FnOnce(&mut Value)) -> Config {
     let mut value: Value = serde_json::from_str(EMBEDDED_PIPELINE_JSON).unwrap();
+    edit(&mut value);
     value["entities"]["orders"] = json!({
         "table_name": "orders",
         "filename_pattern": "orders_(\\d{4})-(\\d{2})-(\\d{2})_[\\p{L}\\p{N} _-]+\\.csv",
@@ -111,7 +128,15 @@ impl Harness {
         tune: impl FnOnce(&mut Settings),
         glue_endpoint: Option<&str>,
     ) -> Harness {
-        let config = test_config();
+        Harness::start_with_config(test_config(), tune, glue_endpoint).await
+    }
+
+    /// Like [`Harness::start_with`] with another config (e.g. [`shipped_config`]).
+    pub async fn start_with_config(
+        config: Config,
+        tune: impl FnOnce(&mut Settings),
+        glue_endpoint: Option<&str>,
+    ) -> Harness {
         let server = EmulatorServer::start(ServeOptions {
             bind: "127.0.0.1:0".parse().unwrap(),
             config: Some(config.clone()),

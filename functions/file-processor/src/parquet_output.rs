@@ -1,0 +1,540 @@
+//! Streaming CSV -> typed Parquet conversion of one file, in memory bounded by the row group size
+//! whatever the file size, on two cores:
+//!
+//! - the caller's task feeds the source bytes to the core's `CsvValidator`, whose [`RecordSink`]
+//!   is a [`BatchBuilder`]: every valid field arrives already parsed as its column's type (one
+//!   parse for validation and conversion, so the error texts are the CSV path's), and goes into a
+//!   typed column; full batches go to the encoder through a bounded channel;
+//! - an encoder thread writes the batches with parquet-rs' `ArrowWriter`, which closes a row
+//!   group at `row_group_rows` rows or `row_group_bytes` encoded bytes (it holds one row group in
+//!   memory), into a [`PartWriter`] that cuts the file into upload parts of `part_size` bytes and
+//!   hands each to the caller (bounded channel) as soon as it is complete.
+//!
+//! Types: string/varchar -> Utf8, tinyint/smallint/int/bigint -> Int8/Int16/Int32/Int64,
+//! float/double -> Float32/Float64, boolean, date -> Date32, timestamp ->
+//! Timestamp(Millisecond, no zone), decimal(p,s) -> Decimal128(p,s).
+//!
+//! - Timestamps are written in milliseconds because Athena and Glue handle only millisecond
+//!   precision; finer fractions are rounded half up to the millisecond, which is what
+//!   `CAST(x AS timestamp)` (Trino's timestamp(3)) gives for the same text on the CSV table.
+//! - Decimals: parquet-rs stores Decimal128 with precision <= 9 as INT32, <= 18 as INT64, else
+//!   FIXED_LEN_BYTE_ARRAY, all annotated DECIMAL(p,s), as the Parquet spec allows
+//!   (<https://github.com/apache/parquet-format/blob/master/LogicalTypes.md#decimal>). Athena
+//!   engine v3 is Trino, whose Parquet reader reads INT32/INT64-backed decimals
+//!   (trinodb/trino#1949, #16938, #22546); Spark and Glue ETL write the same encoding. (Apache Hive
+//!   itself reads only the byte-array form, trinodb/trino#12658: irrelevant to Athena.)
+//! - Empty fields: the validator's rules hold unchanged: empty is an empty string for
+//!   string/varchar and an error for every other type. No NULLs are written: a Parquet reader
+//!   would accept them, but keeping the rule identical for both formats means a file is valid
+//!   or not whatever the entity's format, and changing an entity's format never turns rejected
+//!   files into NULL rows. Columns are still declared nullable (OPTIONAL), as Hive, Spark and
+//!   Athena's own CTAS write them.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::{
+    ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
+    Int32Array, Int64Array, Int8Array, RecordBatch, TimestampMillisecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use pipeline_core::config::{Entity, ParquetCompression, ParquetOptions};
+use pipeline_core::csv_check::{CsvError, CsvStats, CsvValidator, RecordSink};
+use pipeline_core::schema::{ColumnType, Value};
+use tokio::sync::mpsc;
+
+/// Content type of the Parquet outputs (IANA: application/vnd.apache.parquet).
+pub const PARQUET_CONTENT_TYPE: &str = "application/vnd.apache.parquet";
+/// Rows per Arrow batch handed to the encoder (whichever of this and [`BATCH_TEXT_BYTES`] first).
+const BATCH_ROWS: usize = 32 * 1024;
+/// Text bytes per Arrow batch: bounds a batch of long strings.
+const BATCH_TEXT_BYTES: usize = 4 * 1024 * 1024;
+/// Batches queued for the encoder: it works on one while the next is built.
+const BATCHES_IN_FLIGHT: usize = 2;
+/// Encoded parts queued for the uploader.
+const PARTS_QUEUED: usize = 1;
+/// Largest slice of input fed to the validator at once (batches are sent between slices).
+const FEED_BYTES: usize = 64 * 1024;
+
+/// Why a conversion failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    /// The input is not a valid file of the entity: exactly the CSV path's error.
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    /// Arrow or Parquet refused the data (a bug, not the input's fault).
+    #[error("converting to Parquet failed: {0}")]
+    Encode(String),
+    /// The other side of the pipeline stopped (its own error is the one to report).
+    #[error("the Parquet {0} stopped")]
+    Stopped(&'static str),
+    /// The encoder thread could not be started.
+    #[error("cannot start the Parquet encoder thread: {0}")]
+    Spawn(String),
+}
+
+/// One piece of the encoded file, in order.
+#[derive(Debug)]
+pub enum EncodedPart {
+    /// Exactly `part_size` bytes.
+    Full(Bytes),
+    /// The rest of the file, footer included (shorter than `part_size`; may be empty only if
+    /// the file ended exactly on a part boundary).
+    Last(Bytes),
+}
+
+/// The Arrow schema of an entity's Parquet output.
+pub fn arrow_schema(entity: &Entity) -> SchemaRef {
+    let fields: Vec<Field> = entity
+        .schema
+        .iter()
+        .map(|column| Field::new(&column.name, arrow_type(column.column_type), true))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// The Arrow type of a column type (module doc: the mapping).
+pub fn arrow_type(column_type: ColumnType) -> DataType {
+    match column_type {
+        ColumnType::String | ColumnType::Varchar(_) => DataType::Utf8,
+        ColumnType::Tinyint => DataType::Int8,
+        ColumnType::Smallint => DataType::Int16,
+        ColumnType::Int => DataType::Int32,
+        ColumnType::Bigint => DataType::Int64,
+        ColumnType::Float => DataType::Float32,
+        ColumnType::Double => DataType::Float64,
+        ColumnType::Boolean => DataType::Boolean,
+        ColumnType::Date => DataType::Date32,
+        ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, None),
+        ColumnType::Decimal { p, s } => DataType::Decimal128(p, s as i8),
+    }
+}
+
+/// The writer settings of an entity's options.
+pub fn writer_properties(options: &ParquetOptions) -> WriterProperties {
+    let compression = match options.compression {
+        ParquetCompression::Snappy => Compression::SNAPPY,
+        ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
+        ParquetCompression::None => Compression::UNCOMPRESSED,
+    };
+    WriterProperties::builder()
+        .set_compression(compression)
+        .set_max_row_group_row_count(Some(clamp_usize(options.row_group_rows)))
+        .set_max_row_group_bytes(Some(clamp_usize(options.row_group_bytes)))
+        .build()
+}
+
+fn clamp_usize(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX).max(1)
+}
+
+/// Epoch milliseconds of a timestamp value, rounded half up (module doc: why).
+pub fn timestamp_millis(seconds: i64, nanos: u32) -> i64 {
+    seconds * 1000 + i64::from((nanos + 500_000) / 1_000_000)
+}
+
+/// One column being built.
+enum ColumnBuilder {
+    Text(StringBuilder),
+    Int8(Vec<i8>),
+    Int16(Vec<i16>),
+    Int32(Vec<i32>),
+    Int64(Vec<i64>),
+    Float32(Vec<f32>),
+    Float64(Vec<f64>),
+    Boolean(Vec<bool>),
+    Date32(Vec<i32>),
+    TimestampMillis(Vec<i64>),
+    Decimal128 { values: Vec<i128>, p: u8, s: u8 },
+}
+
+impl ColumnBuilder {
+    fn new(column_type: ColumnType) -> Self {
+        let rows = BATCH_ROWS;
+        match column_type {
+            ColumnType::String | ColumnType::Varchar(_) => {
+                ColumnBuilder::Text(StringBuilder::with_capacity(rows, rows * 16))
+            }
+            ColumnType::Tinyint => ColumnBuilder::Int8(Vec::with_capacity(rows)),
+            ColumnType::Smallint => ColumnBuilder::Int16(Vec::with_capacity(rows)),
+            ColumnType::Int => ColumnBuilder::Int32(Vec::with_capacity(rows)),
+            ColumnType::Bigint => ColumnBuilder::Int64(Vec::with_capacity(rows)),
+            ColumnType::Float => ColumnBuilder::Float32(Vec::with_capacity(rows)),
+            ColumnType::Double => ColumnBuilder::Float64(Vec::with_capacity(rows)),
+            ColumnType::Boolean => ColumnBuilder::Boolean(Vec::with_capacity(rows)),
+            ColumnType::Date => ColumnBuilder::Date32(Vec::with_capacity(rows)),
+            ColumnType::Timestamp => ColumnBuilder::TimestampMillis(Vec::with_capacity(rows)),
+            ColumnType::Decimal { p, s } => ColumnBuilder::Decimal128 {
+                values: Vec::with_capacity(rows),
+                p,
+                s,
+            },
+        }
+    }
+
+    /// Appends a value; `false` if it is not of this column's kind (cannot happen: the validator
+    /// parses each field as its column's type; reported as an encode error, never a panic).
+    /// Integers are range-checked by the validator, so the narrowing casts are exact.
+    fn push(&mut self, value: Value<'_>) -> bool {
+        match (self, value) {
+            (ColumnBuilder::Text(b), Value::Text(text)) => b.append_value(text),
+            (ColumnBuilder::Int8(v), Value::Integer(n)) => v.push(n as i8),
+            (ColumnBuilder::Int16(v), Value::Integer(n)) => v.push(n as i16),
+            (ColumnBuilder::Int32(v), Value::Integer(n)) => v.push(n as i32),
+            (ColumnBuilder::Int64(v), Value::Integer(n)) => v.push(n),
+            (ColumnBuilder::Float32(v), Value::Float(x)) => v.push(x),
+            (ColumnBuilder::Float64(v), Value::Double(x)) => v.push(x),
+            (ColumnBuilder::Boolean(v), Value::Boolean(x)) => v.push(x),
+            (ColumnBuilder::Date32(v), Value::Date(days)) => v.push(days),
+            (ColumnBuilder::TimestampMillis(v), Value::Timestamp { seconds, nanos }) => {
+                v.push(timestamp_millis(seconds, nanos))
+            }
+            (ColumnBuilder::Decimal128 { values, .. }, Value::Decimal(unscaled)) => {
+                values.push(unscaled)
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The column's array so far; the builder starts over.
+    fn finish(&mut self) -> Result<ArrayRef, ConvertError> {
+        fn take<T>(values: &mut Vec<T>) -> Vec<T> {
+            std::mem::replace(values, Vec::with_capacity(BATCH_ROWS))
+        }
+        Ok(match self {
+            ColumnBuilder::Text(b) => Arc::new(b.finish()),
+            ColumnBuilder::Int8(v) => Arc::new(Int8Array::from(take(v))),
+            ColumnBuilder::Int16(v) => Arc::new(Int16Array::from(take(v))),
+            ColumnBuilder::Int32(v) => Arc::new(Int32Array::from(take(v))),
+            ColumnBuilder::Int64(v) => Arc::new(Int64Array::from(take(v))),
+            ColumnBuilder::Float32(v) => Arc::new(Float32Array::from(take(v))),
+            ColumnBuilder::Float64(v) => Arc::new(Float64Array::from(take(v))),
+            ColumnBuilder::Boolean(v) => Arc::new(BooleanArray::from(take(v))),
+            ColumnBuilder::Date32(v) => Arc::new(Date32Array::from(take(v))),
+            ColumnBuilder::TimestampMillis(v) => Arc::new(TimestampMillisecondArray::from(take(v))),
+            ColumnBuilder::Decimal128 { values, p, s } => Arc::new(
+                Decimal128Array::from(take(values))
+                    .with_precision_and_scale(*p, *s as i8)
+                    .map_err(|e| ConvertError::Encode(e.to_string()))?,
+            ),
+        })
+    }
+}
+
+/// The [`RecordSink`] that builds Arrow record batches from the validated fields.
+pub struct BatchBuilder {
+    schema: SchemaRef,
+    columns: Vec<ColumnBuilder>,
+    rows: usize,
+    text_bytes: usize,
+    /// Completed batches not yet taken.
+    ready: Vec<RecordBatch>,
+    error: Option<ConvertError>,
+}
+
+impl BatchBuilder {
+    pub fn new(entity: &Entity) -> Self {
+        BatchBuilder {
+            schema: arrow_schema(entity),
+            columns: entity
+                .schema
+                .iter()
+                .map(|c| ColumnBuilder::new(c.column_type))
+                .collect(),
+            rows: 0,
+            text_bytes: 0,
+            ready: Vec::new(),
+            error: None,
+        }
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The batches completed so far.
+    pub fn take_ready(&mut self) -> Result<Vec<RecordBatch>, ConvertError> {
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        Ok(std::mem::take(&mut self.ready))
+    }
+
+    /// Closes the batch in progress (if it has rows) and returns every batch not yet taken.
+    pub fn finish(&mut self) -> Result<Vec<RecordBatch>, ConvertError> {
+        if self.rows > 0 {
+            self.close_batch();
+        }
+        self.take_ready()
+    }
+
+    fn close_batch(&mut self) {
+        let arrays: Result<Vec<ArrayRef>, ConvertError> =
+            self.columns.iter_mut().map(ColumnBuilder::finish).collect();
+        let batch = arrays.and_then(|arrays| {
+            RecordBatch::try_new(self.schema.clone(), arrays)
+                .map_err(|e| ConvertError::Encode(e.to_string()))
+        });
+        match batch {
+            Ok(batch) => self.ready.push(batch),
+            Err(error) => {
+                self.error.get_or_insert(error);
+            }
+        }
+        self.rows = 0;
+        self.text_bytes = 0;
+    }
+}
+
+impl RecordSink for BatchBuilder {
+    #[inline]
+    fn field(&mut self, column: usize, value: Value<'_>) {
+        if let Value::Text(text) = value {
+            self.text_bytes += text.len();
+        }
+        let pushed = self
+            .columns
+            .get_mut(column)
+            .is_some_and(|builder| builder.push(value));
+        if !pushed && self.error.is_none() {
+            self.error = Some(ConvertError::Encode(format!(
+                "column {} received a value of another type",
+                column + 1
+            )));
+        }
+    }
+
+    #[inline]
+    fn end_record(&mut self) {
+        self.rows += 1;
+        if self.rows >= BATCH_ROWS || self.text_bytes >= BATCH_TEXT_BYTES {
+            self.close_batch();
+        }
+    }
+}
+
+/// The `Write` the `ArrowWriter` writes into: cuts the byte stream into parts of `part_size` and
+/// sends each (blocking the encoder thread while the uploader is behind: backpressure).
+struct PartWriter {
+    buffer: Vec<u8>,
+    part_size: usize,
+    parts: mpsc::Sender<Result<EncodedPart, ConvertError>>,
+}
+
+impl Write for PartWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        while self.buffer.len() >= self.part_size {
+            let rest = self.buffer.split_off(self.part_size);
+            let part = std::mem::replace(&mut self.buffer, rest);
+            self.parts
+                .blocking_send(Ok(EncodedPart::Full(Bytes::from(part))))
+                .map_err(|_| std::io::Error::other("the uploader stopped"))?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the feeding side sends to the encoder.
+enum ToEncoder {
+    Batch(RecordBatch),
+    /// The input is complete and valid: write the footer.
+    Finish,
+}
+
+/// The feeding half of a conversion: validates and converts the source bytes.
+pub struct ConvertInput {
+    validator: CsvValidator,
+    builder: BatchBuilder,
+    batches: mpsc::Sender<ToEncoder>,
+}
+
+/// The output half: the encoded parts, in order, ending with [`EncodedPart::Last`].
+pub struct ConvertOutput {
+    parts: mpsc::Receiver<Result<EncodedPart, ConvertError>>,
+}
+
+/// Starts a conversion of one file of `entity` (which must have Parquet options) and its
+/// encoder thread. Feed the input half and drain the output half concurrently; dropping the
+/// input half without [`ConvertInput::finish`] abandons the file (no footer is written).
+pub fn start(
+    entity: &Entity,
+    part_size: usize,
+) -> Result<(ConvertInput, ConvertOutput), ConvertError> {
+    let options = entity.parquet.clone().unwrap_or_default();
+    let builder = BatchBuilder::new(entity);
+    let (batch_tx, batch_rx) = mpsc::channel(BATCHES_IN_FLIGHT);
+    let (part_tx, part_rx) = mpsc::channel(PARTS_QUEUED);
+    let schema = builder.schema();
+    let properties = writer_properties(&options);
+    std::thread::Builder::new()
+        .name("parquet-encoder".into())
+        .spawn(move || encode(schema, properties, part_size, batch_rx, part_tx))
+        .map_err(|e| ConvertError::Spawn(e.to_string()))?;
+    Ok((
+        ConvertInput {
+            validator: CsvValidator::new(entity),
+            builder,
+            batches: batch_tx,
+        },
+        ConvertOutput { parts: part_rx },
+    ))
+}
+
+/// The encoder thread: batches in, parts out. Errors are sent as the last item.
+fn encode(
+    schema: SchemaRef,
+    properties: WriterProperties,
+    part_size: usize,
+    mut batches: mpsc::Receiver<ToEncoder>,
+    parts: mpsc::Sender<Result<EncodedPart, ConvertError>>,
+) {
+    let sink = PartWriter {
+        buffer: Vec::with_capacity(part_size + 64 * 1024),
+        part_size,
+        parts: parts.clone(),
+    };
+    let result = (|| -> Result<Option<Bytes>, ConvertError> {
+        let encode_error = |e: parquet::errors::ParquetError| ConvertError::Encode(e.to_string());
+        let mut writer =
+            ArrowWriter::try_new(sink, schema, Some(properties)).map_err(encode_error)?;
+        loop {
+            match batches.blocking_recv() {
+                Some(ToEncoder::Batch(batch)) => writer.write(&batch).map_err(encode_error)?,
+                Some(ToEncoder::Finish) => break,
+                // Abandoned: the input failed; its error is reported by the feeding side.
+                None => return Ok(None),
+            }
+        }
+        let sink = writer.into_inner().map_err(encode_error)?;
+        Ok(Some(Bytes::from(sink.buffer)))
+    })();
+    let last = match result {
+        Ok(Some(tail)) => Ok(EncodedPart::Last(tail)),
+        Ok(None) => return,
+        Err(error) => Err(error),
+    };
+    // The receiver may be gone (the upload failed); nothing is left to tell then.
+    let _ = parts.blocking_send(last);
+}
+
+impl ConvertInput {
+    /// Validates and converts the next chunk of the source, handing full batches to the encoder.
+    pub async fn feed(&mut self, chunk: &[u8]) -> Result<(), ConvertError> {
+        for slice in chunk.chunks(FEED_BYTES) {
+            self.validator.feed_into(slice, &mut self.builder)?;
+            for batch in self.builder.take_ready()? {
+                self.send(ToEncoder::Batch(batch)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the input: the last record and batch, then the footer. Returns the CSV counts.
+    pub async fn finish(self) -> Result<CsvStats, ConvertError> {
+        let ConvertInput {
+            validator,
+            mut builder,
+            batches,
+        } = self;
+        let stats = validator.finish_into(&mut builder)?;
+        for batch in builder.finish()? {
+            send(&batches, ToEncoder::Batch(batch)).await?;
+        }
+        send(&batches, ToEncoder::Finish).await?;
+        Ok(stats)
+    }
+
+    async fn send(&self, message: ToEncoder) -> Result<(), ConvertError> {
+        send(&self.batches, message).await
+    }
+}
+
+async fn send(batches: &mpsc::Sender<ToEncoder>, message: ToEncoder) -> Result<(), ConvertError> {
+    batches
+        .send(message)
+        .await
+        .map_err(|_| ConvertError::Stopped("encoder"))
+}
+
+impl ConvertOutput {
+    /// The next encoded part; `None` once the file is complete or abandoned.
+    pub async fn next(&mut self) -> Option<Result<EncodedPart, ConvertError>> {
+        self.parts.recv().await
+    }
+}
+
+/// Converts everything `reader` yields, writing the Parquet file to `out` (the bench and tests
+/// use it; the handler streams parts to S3 instead). Runs on the caller's thread plus the
+/// encoder thread.
+pub fn convert_read<R: std::io::Read, W: Write>(
+    entity: &Entity,
+    mut reader: R,
+    mut out: W,
+    part_size: usize,
+) -> Result<CsvStats, ConvertError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| ConvertError::Spawn(e.to_string()))?;
+    runtime.block_on(async {
+        let (mut input, mut output) = start(entity, part_size)?;
+        let write_error =
+            |e: std::io::Error| ConvertError::Encode(format!("writing the output: {e}"));
+        let produce = async move {
+            let mut buffer = vec![0; FEED_BYTES];
+            loop {
+                let read = match reader.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(read) => read,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(ConvertError::Csv(CsvError::Io(e.to_string()))),
+                };
+                input.feed(&buffer[..read]).await?;
+            }
+            input.finish().await
+        };
+        let consume = async move {
+            while let Some(part) = output.next().await {
+                match part? {
+                    EncodedPart::Full(bytes) => out.write_all(&bytes).map_err(write_error)?,
+                    EncodedPart::Last(bytes) => {
+                        out.write_all(&bytes).map_err(write_error)?;
+                        return Ok(true);
+                    }
+                }
+            }
+            Ok::<bool, ConvertError>(false)
+        };
+        let (produced, consumed) = tokio::join!(produce, consume);
+        settle(produced, consumed)
+    })
+}
+
+/// The outcome of a conversion from its two halves: the input's error first (it is the CSV
+/// path's error), then the encoder's or the writer's; a half that only saw the other stop
+/// yields to the other's error. `consumed` is `Ok(true)` once the last part was written.
+pub fn settle<E: From<ConvertError>>(
+    produced: Result<CsvStats, ConvertError>,
+    consumed: Result<bool, E>,
+) -> Result<CsvStats, E> {
+    match (produced, consumed) {
+        (Err(ConvertError::Stopped(_)), Err(error)) => Err(error),
+        (Err(error), _) => Err(error.into()),
+        (Ok(_), Err(error)) => Err(error),
+        (Ok(_), Ok(false)) => Err(ConvertError::Stopped("encoder").into()),
+        (Ok(stats), Ok(true)) => Ok(stats),
+    }
+}
+
+#[cfg(test)]
+mod tests;
