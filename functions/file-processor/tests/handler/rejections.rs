@@ -2,9 +2,7 @@
 //! `error_reason` that names the file and, for CSV errors, the line and column; the message is
 //! then reported as a success so the event source mapping deletes it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Uploads `bytes` at `key`, processes its notification, and returns the DLQ's error_reason.
 async fn rejected_reason(key: &str, bytes: impl Into<Vec<u8>>) -> String {

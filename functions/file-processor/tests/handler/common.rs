@@ -3,8 +3,6 @@
 //! them (<https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html>: messageId, receiptHandle,
 //! body, attributes, messageAttributes, md5OfBody, eventSource, eventSourceARN, awsRegion).
 
-#![allow(dead_code)]
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
