@@ -37,7 +37,7 @@ use crate::schema::{ColumnType, Value};
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Bytes parsed per `csv-core` call into the scratch buffer.
 const SCRATCH_BYTES: usize = 8 * 1024;
-/// Read size of [`validate_read`] / [`validate_async_read`].
+/// Read size of [`validate_read`].
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Counts of a valid file.
@@ -413,27 +413,6 @@ pub fn validate_read<R: Read>(entity: &Entity, mut reader: R) -> Result<CsvStats
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CsvError::Io(e.to_string())),
         };
-        validator.feed(&buffer[..read])?;
-    }
-    validator.finish()
-}
-
-/// Validates everything an async `reader` yields (an S3 `ByteStream` via `into_async_read`).
-pub async fn validate_async_read<R>(entity: &Entity, mut reader: R) -> Result<CsvStats, CsvError>
-where
-    R: tokio::io::AsyncRead + Unpin,
-{
-    use tokio::io::AsyncReadExt;
-    let mut validator = CsvValidator::new(entity);
-    let mut buffer = vec![0; READ_CHUNK_BYTES];
-    loop {
-        let read = reader
-            .read(&mut buffer)
-            .await
-            .map_err(|e| CsvError::Io(e.to_string()))?;
-        if read == 0 {
-            break;
-        }
         validator.feed(&buffer[..read])?;
     }
     validator.finish()
