@@ -11,11 +11,10 @@ use super::{
     DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_VISIBILITY_TIMEOUT_SECONDS, MAX_ROW_GROUP_BYTES,
     MIN_ROW_GROUP_BYTES,
 };
+use crate::failure::MAX_VISIBILITY_TIMEOUT_SECONDS;
 use crate::names;
 use crate::schema::ColumnType;
 
-/// Largest `visibility_timeout_seconds` SQS accepts (12 hours).
-const MAX_VISIBILITY_TIMEOUT_SECONDS: u32 = 43_200;
 /// `maxReceiveCount` range of an SQS redrive policy.
 const MAX_RECEIVE_COUNT_RANGE: std::ops::RangeInclusive<u32> = 1..=1000;
 
@@ -91,7 +90,7 @@ pub(crate) fn build(raw: RawConfig) -> Result<Config, ConfigError> {
     if visibility_timeout_seconds > MAX_VISIBILITY_TIMEOUT_SECONDS {
         return Err(ConfigError::invalid(
             "resources.visibility_timeout_seconds",
-            format!("{visibility_timeout_seconds} is outside the SQS range 0..=43200"),
+            format!("{visibility_timeout_seconds} is outside the SQS range 0..={MAX_VISIBILITY_TIMEOUT_SECONDS}"),
         ));
     }
 
