@@ -307,3 +307,23 @@ fn the_sink_receives_each_valid_record_parsed_whatever_the_chunking() {
     );
     assert!(seen.iter().all(|s| s == &seen[0]));
 }
+
+#[test]
+fn field_text_accepts_only_what_opencsvserde_reads_unchanged() {
+    assert_eq!(
+        field_text("café, \"x\"".as_bytes(), false),
+        Ok("café, \"x\"")
+    );
+    assert_eq!(field_text(b"a\nb", true), Ok("a\nb"));
+    assert!(field_text(b"a\nb", false)
+        .unwrap_err()
+        .contains("line break"));
+    assert!(field_text(b"a\rb", false)
+        .unwrap_err()
+        .contains("line break"));
+    assert!(field_text(b"a\\b", true).unwrap_err().contains("backslash"));
+    assert_eq!(
+        field_text(b"ab\xFF", true),
+        Err("not valid UTF-8 (byte 2 of the field)".to_string())
+    );
+}
