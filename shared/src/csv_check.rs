@@ -37,7 +37,7 @@ use crate::schema::{ColumnType, Value};
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Bytes parsed per `csv-core` call into the scratch buffer.
 const SCRATCH_BYTES: usize = 8 * 1024;
-/// Read size of [`validate_read`] / [`validate_async_read`].
+/// Read size of [`validate_read`].
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// Counts of a valid file.
@@ -302,6 +302,8 @@ impl CsvValidator {
         result
     }
 
+    /// Checks one field against its column (the header's name, or the data's type), passes a
+    /// data value to `sink`, and ends the record at its last field.
     fn check_field<S: RecordSink>(
         &mut self,
         field: &[u8],
@@ -309,52 +311,19 @@ impl CsvValidator {
         sink: &mut S,
     ) -> Result<(), CsvError> {
         let line = self.record_line;
-        let expected = self.columns.len();
         let index = self.field_index;
-        let in_header = self.header_pending;
-
-        if index >= expected {
-            return Err(if in_header {
-                CsvError::HeaderMismatch {
-                    line,
-                    message: format!("more than {expected} column(s)"),
-                }
-            } else {
-                CsvError::RaggedRow {
-                    line,
-                    found: index + 1,
-                    expected,
-                }
-            });
-        }
-        let column = &self.columns[index];
+        let Some(column) = self.columns.get(index) else {
+            let expected = self.columns.len();
+            return Err(self.wrong_field_count(format!("more than {expected} column(s)")));
+        };
         let located = |message: String| CsvError::InvalidValue {
             line,
             column: index + 1,
             column_name: column.name.clone(),
             message,
         };
-        let text = std::str::from_utf8(field).map_err(|e| {
-            located(format!(
-                "not valid UTF-8 (byte {} of the field)",
-                e.valid_up_to()
-            ))
-        })?;
-        if !self.options.allow_embedded_newlines && text.contains(['\n', '\r']) {
-            return Err(located(
-                "quoted field contains a line break, which Athena's OpenCSVSerDe does not support \
-                 (set csv.allow_embedded_newlines to accept it)"
-                    .into(),
-            ));
-        }
-        if text.contains('\\') {
-            return Err(located(
-                "contains a backslash, which Athena's OpenCSVSerDe treats as its escape character \
-                 (the value would change)"
-                    .into(),
-            ));
-        }
-        if in_header {
+        let text = field_text(field, self.options.allow_embedded_newlines).map_err(located)?;
+        if self.header_pending {
             if text != column.name {
                 return Err(CsvError::HeaderMismatch {
                     line,
@@ -369,26 +338,25 @@ impl CsvValidator {
             let value = column.column_type.parse_value(text).map_err(located)?;
             sink.field(index, value);
         }
-
-        if !record_end {
+        if record_end {
+            self.end_record(sink)
+        } else {
             self.field_index += 1;
-            return Ok(());
+            Ok(())
         }
-        if index + 1 != expected {
-            return Err(if in_header {
-                CsvError::HeaderMismatch {
-                    line,
-                    message: format!("{} column(s), the schema has {expected}", index + 1),
-                }
-            } else {
-                CsvError::RaggedRow {
-                    line,
-                    found: index + 1,
-                    expected,
-                }
-            });
+    }
+
+    /// The current field was the record's last: checks the count, then counts the record (or
+    /// the header) and starts the next one.
+    fn end_record<S: RecordSink>(&mut self, sink: &mut S) -> Result<(), CsvError> {
+        let found = self.field_index + 1;
+        let expected = self.columns.len();
+        if found != expected {
+            return Err(
+                self.wrong_field_count(format!("{found} column(s), the schema has {expected}"))
+            );
         }
-        if in_header {
+        if self.header_pending {
             self.header_pending = false;
         } else {
             self.stats.rows += 1;
@@ -400,6 +368,47 @@ impl CsvValidator {
         self.at_record_start = true;
         Ok(())
     }
+
+    /// The current record has too many or too few fields: a header mismatch (with
+    /// `header_message`) in the header, a ragged row elsewhere.
+    fn wrong_field_count(&self, header_message: String) -> CsvError {
+        let line = self.record_line;
+        if self.header_pending {
+            CsvError::HeaderMismatch {
+                line,
+                message: header_message,
+            }
+        } else {
+            CsvError::RaggedRow {
+                line,
+                found: self.field_index + 1,
+                expected: self.columns.len(),
+            }
+        }
+    }
+}
+
+/// A field's text, if it is UTF-8 and Athena's OpenCSVSerDe reads it unchanged: no backslash,
+/// and no line break unless `allow_embedded_newlines`. The error is the message of an
+/// [`CsvError::InvalidValue`].
+fn field_text(field: &[u8], allow_embedded_newlines: bool) -> Result<&str, String> {
+    let text = std::str::from_utf8(field)
+        .map_err(|e| format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to()))?;
+    if !allow_embedded_newlines && text.contains(['\n', '\r']) {
+        return Err(
+            "quoted field contains a line break, which Athena's OpenCSVSerDe does not support \
+             (set csv.allow_embedded_newlines to accept it)"
+                .into(),
+        );
+    }
+    if text.contains('\\') {
+        return Err(
+            "contains a backslash, which Athena's OpenCSVSerDe treats as its escape character \
+             (the value would change)"
+                .into(),
+        );
+    }
+    Ok(text)
 }
 
 /// Validates everything `reader` yields.
@@ -413,27 +422,6 @@ pub fn validate_read<R: Read>(entity: &Entity, mut reader: R) -> Result<CsvStats
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CsvError::Io(e.to_string())),
         };
-        validator.feed(&buffer[..read])?;
-    }
-    validator.finish()
-}
-
-/// Validates everything an async `reader` yields (an S3 `ByteStream` via `into_async_read`).
-pub async fn validate_async_read<R>(entity: &Entity, mut reader: R) -> Result<CsvStats, CsvError>
-where
-    R: tokio::io::AsyncRead + Unpin,
-{
-    use tokio::io::AsyncReadExt;
-    let mut validator = CsvValidator::new(entity);
-    let mut buffer = vec![0; READ_CHUNK_BYTES];
-    loop {
-        let read = reader
-            .read(&mut buffer)
-            .await
-            .map_err(|e| CsvError::Io(e.to_string()))?;
-        if read == 0 {
-            break;
-        }
         validator.feed(&buffer[..read])?;
     }
     validator.finish()

@@ -14,7 +14,8 @@ use crate::csv_check::CsvError;
 use crate::event::EventError;
 use crate::route::RouteError;
 
-/// Largest visibility timeout SQS accepts: 12 hours.
+/// Largest visibility timeout SQS accepts, for a queue and for ChangeMessageVisibility: 12 hours.
+/// The config validation and the retry backoff both use it.
 pub const MAX_VISIBILITY_TIMEOUT_SECONDS: u32 = 43_200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

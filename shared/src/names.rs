@@ -2,24 +2,18 @@
 //! returns `Err(reason)` naming the broken rule.
 
 use std::net::Ipv4Addr;
+use std::ops::RangeInclusive;
 
 /// S3 general purpose bucket names.
 /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>
 pub fn check_bucket_name(name: &str) -> Result<(), String> {
-    if !(3..=63).contains(&name.len()) {
-        return Err(format!(
-            "bucket name must be 3 to 63 characters long, it has {}",
-            name.len()
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
-    {
-        return Err(format!(
-            "bucket name may contain only lowercase letters, digits, '.' and '-', not {bad:?}"
-        ));
-    }
+    check_length("bucket name", name, 3..=63)?;
+    check_characters(
+        "bucket name",
+        name,
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-',
+        "lowercase letters, digits, '.' and '-'",
+    )?;
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if !edge_ok(name.chars().next()) || !edge_ok(name.chars().last()) {
         return Err("bucket name must begin and end with a letter or digit".into());
@@ -57,21 +51,13 @@ pub fn check_queue_name(name: &str) -> Result<(), String> {
                 .into(),
         );
     }
-    if !(1..=80).contains(&name.len()) {
-        return Err(format!(
-            "queue name must be 1 to 80 characters long, it has {}",
-            name.len()
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
-        return Err(format!(
-            "queue name may contain only letters, digits, '-' and '_', not {bad:?}"
-        ));
-    }
-    Ok(())
+    check_length("queue name", name, 1..=80)?;
+    check_characters(
+        "queue name",
+        name,
+        |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
+        "letters, digits, '-' and '_'",
+    )
 }
 
 /// Glue database, table and column names as Athena can use them: lowercase letters, digits and
@@ -79,41 +65,55 @@ pub fn check_queue_name(name: &str) -> Result<(), String> {
 /// allows only the underscore as a special character.
 /// <https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html>
 pub fn check_glue_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 255 {
-        return Err(format!(
-            "name must be 1 to 255 characters long, it has {}",
-            name.len()
-        ));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
-    {
-        return Err(format!(
-            "name may contain only lowercase letters, digits and '_' (Athena/Glue naming), not {bad:?}"
-        ));
-    }
-    Ok(())
+    check_length("name", name, 1..=255)?;
+    check_characters(
+        "name",
+        name,
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+        "lowercase letters, digits and '_' (Athena/Glue naming)",
+    )
 }
 
 /// Athena workgroup names: 1 to 128 characters of `a-z A-Z 0-9 . _ -`.
 /// <https://docs.aws.amazon.com/athena/latest/APIReference/API_CreateWorkGroup.html>
 pub fn check_workgroup_name(name: &str) -> Result<(), String> {
-    if !(1..=128).contains(&name.len()) {
-        return Err(format!(
-            "workgroup name must be 1 to 128 characters long, it has {}",
-            name.len()
-        ));
+    check_length("workgroup name", name, 1..=128)?;
+    check_characters(
+        "workgroup name",
+        name,
+        |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'),
+        "letters, digits, '.', '_' and '-'",
+    )
+}
+
+/// `what` (e.g. "queue name") has a length in bytes within `lengths`; the message says
+/// "characters", which they are for the ASCII names every rule here allows.
+fn check_length(what: &str, name: &str, lengths: RangeInclusive<usize>) -> Result<(), String> {
+    if lengths.contains(&name.len()) {
+        return Ok(());
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "workgroup name may contain only letters, digits, '.', '_' and '-', not {bad:?}"
-        ));
+    Err(format!(
+        "{what} must be {} to {} characters long, it has {}",
+        lengths.start(),
+        lengths.end(),
+        name.len()
+    ))
+}
+
+/// Every character of `what` is `allowed` (described as `allowed_text`), else the first one
+/// that is not is named.
+fn check_characters(
+    what: &str,
+    name: &str,
+    allowed: impl Fn(char) -> bool,
+    allowed_text: &str,
+) -> Result<(), String> {
+    match name.chars().find(|&c| !allowed(c)) {
+        Some(bad) => Err(format!(
+            "{what} may contain only {allowed_text}, not {bad:?}"
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// An AWS account id: exactly 12 digits.
@@ -219,5 +219,28 @@ mod tests {
         assert!(check_region("us-gov-west-1").is_ok());
         assert!(check_region("useast1").is_err());
         assert!(check_region("US-EAST-1").is_err());
+    }
+
+    #[test]
+    fn length_and_character_messages_name_the_rule() {
+        assert_eq!(
+            check_glue_name(""),
+            Err("name must be 1 to 255 characters long, it has 0".to_string())
+        );
+        assert_eq!(
+            check_workgroup_name(&"w".repeat(129)),
+            Err("workgroup name must be 1 to 128 characters long, it has 129".to_string())
+        );
+        assert_eq!(
+            check_bucket_name("My-Bucket"),
+            Err(
+                "bucket name may contain only lowercase letters, digits, '.' and '-', not 'M'"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            check_queue_name("a.b"),
+            Err("queue name may contain only letters, digits, '-' and '_', not '.'".to_string())
+        );
     }
 }

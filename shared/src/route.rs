@@ -101,16 +101,22 @@ pub fn route(config: &Config, decoded_key: &str) -> Result<Route, RouteError> {
         entity: entity.name.clone(),
         table_name: entity.table_name.clone(),
         output_key: format!("{folder}{}", entity.output_file_name(file_name)),
-        partition_location: format!("s3://{}/{folder}", config.resources.analytics_bucket),
+        partition_location: s3_uri(&config.resources.analytics_bucket, &folder),
         partition_values: values,
     })
 }
 
+/// `s3://bucket/key`: the URI of an object (or, for a key ending in `/`, of a folder), as
+/// Glue locations, the aws CLI and log lines write it. The key is written as is (decoded).
+pub fn s3_uri(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
 /// `s3://<analytics>/<table>/`: the table's location.
 pub fn table_location(config: &Config, entity: &Entity) -> String {
-    format!(
-        "s3://{}/{}/",
-        config.resources.analytics_bucket, entity.table_name
+    s3_uri(
+        &config.resources.analytics_bucket,
+        &format!("{}/", entity.table_name),
     )
 }
 
@@ -138,10 +144,9 @@ pub fn partition_location(
     for (key, value) in &pairs {
         check_partition_value(value).map_err(|reason| format!("{key}={value:?}: {reason}"))?;
     }
-    Ok(format!(
-        "s3://{}/{}",
-        config.resources.analytics_bucket,
-        partition_folder(entity, &pairs)
+    Ok(s3_uri(
+        &config.resources.analytics_bucket,
+        &partition_folder(entity, &pairs),
     ))
 }
 

@@ -24,6 +24,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use pipeline_core::event::{decode_s3_key, encode_s3_key};
+use pipeline_core::route::s3_uri;
 use pipeline_core::sequencer;
 
 /// User metadata names (S3 adds the `x-amz-meta-` prefix and lowercases them).
@@ -88,7 +89,7 @@ impl SourceMarker {
 
     /// `s3://bucket/key`.
     pub fn uri(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
+        s3_uri(&self.bucket, &self.key)
     }
 }
 

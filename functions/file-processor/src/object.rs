@@ -43,6 +43,7 @@ use bytes::{Bytes, BytesMut};
 use pipeline_core::config::{Entity, OutputFormat};
 use pipeline_core::csv_check::{CsvError, CsvStats, CsvValidator};
 use pipeline_core::event::ObjectRef;
+use pipeline_core::route::s3_uri;
 use tokio::task::JoinHandle;
 
 use crate::budget::{self, Budget, Progress};
@@ -99,11 +100,6 @@ pub enum CopyOutcome {
     Superseded,
 }
 
-/// `s3://bucket/key`.
-pub fn uri(bucket: &str, key: &str) -> String {
-    format!("s3://{bucket}/{key}")
-}
-
 /// The output object's state, read with HeadObject (404 = missing).
 pub async fn read_existing(
     s3: &aws_sdk_s3::Client,
@@ -119,7 +115,7 @@ pub async fn read_existing(
             Ok(Existing::Missing)
         }
         Err(error) => Err(failures::from_sdk(
-            &format!("HeadObject on the output {}", uri(bucket, key)),
+            &format!("HeadObject on the output {}", s3_uri(bucket, key)),
             &error,
         )),
     }
@@ -130,7 +126,7 @@ pub async fn copy_validated(
     s3: &aws_sdk_s3::Client,
     job: CopyJob<'_>,
 ) -> Result<CopyOutcome, Failure> {
-    let source_uri = uri(&job.source.bucket, &job.source.key);
+    let source_uri = s3_uri(&job.source.bucket, &job.source.key);
     let checksum = source_checksum(s3, job.source, &source_uri).await?;
     let response = s3
         .get_object()
@@ -490,7 +486,7 @@ impl<'a> Upload<'a> {
     }
 
     fn output_uri(&self) -> String {
-        uri(self.bucket, self.key)
+        s3_uri(self.bucket, self.key)
     }
 
     async fn push_part(&mut self, part: Bytes) -> Result<(), Failure> {

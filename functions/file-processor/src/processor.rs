@@ -30,7 +30,7 @@ use futures::{FutureExt, StreamExt};
 use pipeline_core::config::Config;
 use pipeline_core::event::{parse_sqs_body, ObjectRef, ParsedBody};
 use pipeline_core::failure::parse_receive_count;
-use pipeline_core::route::{route, Route};
+use pipeline_core::route::{route, s3_uri, Route};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 use tracing::Instrument;
 
@@ -242,7 +242,7 @@ impl Processor {
     }
 
     fn route_object(&self, object: &ObjectRef) -> Result<Route, FileState> {
-        let source = object::uri(&object.bucket, &object.key);
+        let source = s3_uri(&object.bucket, &object.key);
         if !object.is_object_created() {
             return Err(FileState::Skipped(Outcome::Ignored));
         }
@@ -469,7 +469,7 @@ fn collision(
         "{} maps to the output {} which already exists and {holder}; \
          refusing to overwrite a different source file (rename one of them)",
         incoming.uri(),
-        object::uri(analytics, &route.output_key),
+        s3_uri(analytics, &route.output_key),
     ))
 }
 

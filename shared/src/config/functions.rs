@@ -92,110 +92,161 @@ pub(crate) fn build(
     });
     let mut functions = BTreeMap::new();
     for (name, f) in raw {
-        let at = |field: &str| format!("functions.{name}.{field}");
-        // Lambda function names: 1-64 letters, digits, hyphens, underscores (CreateFunction API).
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(ConfigError::invalid(
-                format!("functions.{name}"),
-                "function names are 1 to 64 letters, digits, `-` or `_` (Lambda CreateFunction)",
-            ));
-        }
-        let memory_mb = in_range(
-            &at("memory_mb"),
-            f.memory_mb.unwrap_or(DEFAULT_MEMORY_MB),
-            128,
-            10_240,
-        )?;
-        let timeout_seconds = in_range(
-            &at("timeout_seconds"),
-            f.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
-            1,
-            900,
-        )?;
-        let batch_size = in_range(
-            &at("batch_size"),
-            f.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
-            1,
-            10_000,
-        )?;
-        let window = in_range(
-            &at("maximum_batching_window_seconds"),
-            f.maximum_batching_window_seconds.unwrap_or(0),
-            0,
-            300,
-        )?;
-        // Lambda rejects a batch size above 10 without a batching window
-        // (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
-        if batch_size > 10 && window == 0 {
-            return Err(ConfigError::invalid(
-                at("batch_size"),
-                "a batch size above 10 needs maximum_batching_window_seconds of at least 1 (Lambda rule)",
-            ));
-        }
-        let maximum_concurrency = in_range(
-            &at("maximum_concurrency"),
-            f.maximum_concurrency.unwrap_or(DEFAULT_MAXIMUM_CONCURRENCY),
-            2,
-            1_000,
-        )?;
-        // Lambda guidance: the queue's visibility timeout at least 6x the function timeout, so a
-        // slow invocation and Lambda's own retries finish before the message reappears
-        // (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
-        if u64::from(visibility_timeout_seconds) < 6 * u64::from(timeout_seconds) {
-            return Err(ConfigError::invalid(
-                at("timeout_seconds"),
-                format!(
-                    "timeout {timeout_seconds} s needs resources.visibility_timeout_seconds of at least {} (6 x the function timeout, Lambda guidance for SQS); it is {visibility_timeout_seconds}",
-                    6 * timeout_seconds
-                ),
-            ));
-        }
-        let environment = f.environment.unwrap_or_default();
-        for key in environment.keys() {
-            let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                return Err(ConfigError::invalid(
-                    format!("functions.{name}.environment.{key}"),
-                    "environment variable names start with a letter and hold letters, digits and `_`",
-                ));
-            }
-            if crate::names::LAMBDA_RESERVED_ENVIRONMENT.contains(&key.as_str()) {
-                return Err(ConfigError::invalid(
-                    format!("functions.{name}.environment.{key}"),
-                    "this variable is reserved: Lambda sets it itself",
-                ));
-            }
-        }
-        if let Some(command) = &f.command {
-            if command.first().is_none_or(|program| program.is_empty()) {
-                return Err(ConfigError::invalid(
-                    at("command"),
-                    "needs a program as its first element",
-                ));
-            }
-        }
-        functions.insert(
-            name.clone(),
-            Function {
-                name,
-                command: f.command,
-                memory_mb,
-                timeout_seconds,
-                environment,
-                batch_size,
-                maximum_batching_window_seconds: window,
-                maximum_concurrency,
-                report_batch_item_failures: f.report_batch_item_failures.unwrap_or(true),
-            },
-        );
+        let function = build_function(name, f, visibility_timeout_seconds)?;
+        functions.insert(function.name.clone(), function);
     }
     Ok(functions)
+}
+
+/// One function: its name, sizing, event source mapping, environment and command, checked in
+/// that order (the first broken rule is the one reported).
+fn build_function(
+    name: String,
+    f: RawFunction,
+    visibility_timeout_seconds: u32,
+) -> Result<Function, ConfigError> {
+    check_function_name(&name)?;
+    let memory_mb = in_range(
+        &at(&name, "memory_mb"),
+        f.memory_mb.unwrap_or(DEFAULT_MEMORY_MB),
+        128,
+        10_240,
+    )?;
+    let timeout_seconds = in_range(
+        &at(&name, "timeout_seconds"),
+        f.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS),
+        1,
+        900,
+    )?;
+    let mapping = build_mapping(&name, &f)?;
+    check_visibility_covers_timeout(&name, timeout_seconds, visibility_timeout_seconds)?;
+    let environment = f.environment.unwrap_or_default();
+    check_environment(&name, &environment)?;
+    if let Some(command) = &f.command {
+        if command.first().is_none_or(|program| program.is_empty()) {
+            return Err(ConfigError::invalid(
+                at(&name, "command"),
+                "needs a program as its first element",
+            ));
+        }
+    }
+    Ok(Function {
+        name,
+        command: f.command,
+        memory_mb,
+        timeout_seconds,
+        environment,
+        batch_size: mapping.batch_size,
+        maximum_batching_window_seconds: mapping.window_seconds,
+        maximum_concurrency: mapping.maximum_concurrency,
+        report_batch_item_failures: f.report_batch_item_failures.unwrap_or(true),
+    })
+}
+
+/// The JSON path of one field of function `name`.
+fn at(name: &str, field: &str) -> String {
+    format!("functions.{name}.{field}")
+}
+
+/// Lambda function names: 1-64 letters, digits, hyphens, underscores (CreateFunction API).
+fn check_function_name(name: &str) -> Result<(), ConfigError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ConfigError::invalid(
+            format!("functions.{name}"),
+            "function names are 1 to 64 letters, digits, `-` or `_` (Lambda CreateFunction)",
+        ));
+    }
+    Ok(())
+}
+
+/// The event source mapping's settings of one function.
+struct Mapping {
+    batch_size: u32,
+    window_seconds: u32,
+    maximum_concurrency: u32,
+}
+
+fn build_mapping(name: &str, f: &RawFunction) -> Result<Mapping, ConfigError> {
+    let batch_size = in_range(
+        &at(name, "batch_size"),
+        f.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
+        1,
+        10_000,
+    )?;
+    let window_seconds = in_range(
+        &at(name, "maximum_batching_window_seconds"),
+        f.maximum_batching_window_seconds.unwrap_or(0),
+        0,
+        300,
+    )?;
+    // Lambda rejects a batch size above 10 without a batching window
+    // (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+    if batch_size > 10 && window_seconds == 0 {
+        return Err(ConfigError::invalid(
+            at(name, "batch_size"),
+            "a batch size above 10 needs maximum_batching_window_seconds of at least 1 (Lambda rule)",
+        ));
+    }
+    let maximum_concurrency = in_range(
+        &at(name, "maximum_concurrency"),
+        f.maximum_concurrency.unwrap_or(DEFAULT_MAXIMUM_CONCURRENCY),
+        2,
+        1_000,
+    )?;
+    Ok(Mapping {
+        batch_size,
+        window_seconds,
+        maximum_concurrency,
+    })
+}
+
+/// Lambda guidance: the queue's visibility timeout at least 6x the function timeout, so a slow
+/// invocation and Lambda's own retries finish before the message reappears
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html>).
+fn check_visibility_covers_timeout(
+    name: &str,
+    timeout_seconds: u32,
+    visibility_timeout_seconds: u32,
+) -> Result<(), ConfigError> {
+    if u64::from(visibility_timeout_seconds) < 6 * u64::from(timeout_seconds) {
+        return Err(ConfigError::invalid(
+            at(name, "timeout_seconds"),
+            format!(
+                "timeout {timeout_seconds} s needs resources.visibility_timeout_seconds of at least {} (6 x the function timeout, Lambda guidance for SQS); it is {visibility_timeout_seconds}",
+                6 * timeout_seconds
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Variable names Lambda accepts and does not reserve for itself.
+fn check_environment(
+    name: &str,
+    environment: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for key in environment.keys() {
+        let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(ConfigError::invalid(
+                format!("functions.{name}.environment.{key}"),
+                "environment variable names start with a letter and hold letters, digits and `_`",
+            ));
+        }
+        if crate::names::LAMBDA_RESERVED_ENVIRONMENT.contains(&key.as_str()) {
+            return Err(ConfigError::invalid(
+                format!("functions.{name}.environment.{key}"),
+                "this variable is reserved: Lambda sets it itself",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn in_range(path: &str, value: u32, min: u32, max: u32) -> Result<u32, ConfigError> {

@@ -7,15 +7,14 @@ use regex::Regex;
 
 use super::{
     AwsSettings, Column, Config, ConfigError, CsvOptions, Entity, OutputFormat, ParquetCompression,
-    ParquetOptions, PartitionCaptures, RawConfig, RawCsv, RawEntity, RawParquet, Resources,
-    DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_VISIBILITY_TIMEOUT_SECONDS, MAX_ROW_GROUP_BYTES,
-    MIN_ROW_GROUP_BYTES,
+    ParquetOptions, PartitionCaptures, RawAws, RawColumn, RawConfig, RawCsv, RawEntity, RawParquet,
+    RawResources, Resources, DEFAULT_MAX_RECEIVE_COUNT, DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+    MAX_ROW_GROUP_BYTES, MIN_ROW_GROUP_BYTES,
 };
+use crate::failure::MAX_VISIBILITY_TIMEOUT_SECONDS;
 use crate::names;
 use crate::schema::ColumnType;
 
-/// Largest `visibility_timeout_seconds` SQS accepts (12 hours).
-const MAX_VISIBILITY_TIMEOUT_SECONDS: u32 = 43_200;
 /// `maxReceiveCount` range of an SQS redrive policy.
 const MAX_RECEIVE_COUNT_RANGE: std::ops::RangeInclusive<u32> = 1..=1000;
 
@@ -24,12 +23,29 @@ fn check(path: &str, result: Result<(), String>) -> Result<(), ConfigError> {
 }
 
 pub(crate) fn build(raw: RawConfig) -> Result<Config, ConfigError> {
-    check("aws.region", names::check_region(&raw.aws.region))?;
-    check(
-        "aws.account_id",
-        names::check_account_id(&raw.aws.account_id),
-    )?;
-    let r = raw.resources;
+    let aws = build_aws(raw.aws)?;
+    let resources = build_resources(raw.resources)?;
+    let entities = build_entities(raw.entities)?;
+    let functions = super::functions::build(raw.functions, resources.visibility_timeout_seconds)?;
+    Ok(Config {
+        aws,
+        resources,
+        entities,
+        functions,
+    })
+}
+
+fn build_aws(raw: RawAws) -> Result<AwsSettings, ConfigError> {
+    check("aws.region", names::check_region(&raw.region))?;
+    check("aws.account_id", names::check_account_id(&raw.account_id))?;
+    Ok(AwsSettings {
+        region: raw.region,
+        account_id: raw.account_id,
+    })
+}
+
+/// Buckets, database, workgroup and queues: AWS names, and the rules between them.
+fn build_resources(r: RawResources) -> Result<Resources, ConfigError> {
     check(
         "resources.source_bucket",
         names::check_bucket_name(&r.source_bucket),
@@ -54,30 +70,7 @@ pub(crate) fn build(raw: RawConfig) -> Result<Config, ConfigError> {
         names::check_workgroup_name(&r.workgroup_name),
     )?;
     check("resources.sqs_queue", names::check_queue_name(&r.sqs_queue))?;
-    let dead_letter_queue = match r.dead_letter_queue {
-        Some(name) => {
-            check(
-                "resources.dead_letter_queue",
-                names::check_queue_name(&name),
-            )?;
-            name
-        }
-        None => {
-            let name = format!("{}-dlq", r.sqs_queue);
-            check(
-                "resources.dead_letter_queue",
-                names::check_queue_name(&name)
-                    .map_err(|e| format!("default <sqs_queue>-dlq {name:?} is invalid: {e}")),
-            )?;
-            name
-        }
-    };
-    if dead_letter_queue == r.sqs_queue {
-        return Err(ConfigError::invalid(
-            "resources.dead_letter_queue",
-            "must differ from resources.sqs_queue",
-        ));
-    }
+    let dead_letter_queue = build_dead_letter_queue(r.dead_letter_queue, &r.sqs_queue)?;
     let max_receive_count = r.max_receive_count.unwrap_or(DEFAULT_MAX_RECEIVE_COUNT);
     if !MAX_RECEIVE_COUNT_RANGE.contains(&max_receive_count) {
         return Err(ConfigError::invalid(
@@ -91,11 +84,58 @@ pub(crate) fn build(raw: RawConfig) -> Result<Config, ConfigError> {
     if visibility_timeout_seconds > MAX_VISIBILITY_TIMEOUT_SECONDS {
         return Err(ConfigError::invalid(
             "resources.visibility_timeout_seconds",
-            format!("{visibility_timeout_seconds} is outside the SQS range 0..=43200"),
+            format!("{visibility_timeout_seconds} is outside the SQS range 0..={MAX_VISIBILITY_TIMEOUT_SECONDS}"),
         ));
     }
+    Ok(Resources {
+        source_bucket: r.source_bucket,
+        analytics_bucket: r.analytics_bucket,
+        glue_database: r.glue_database,
+        workgroup_name: r.workgroup_name,
+        sqs_queue: r.sqs_queue,
+        dead_letter_queue,
+        max_receive_count,
+        visibility_timeout_seconds,
+    })
+}
 
-    if raw.entities.is_empty() {
+/// The dead-letter queue's name: the configured one, or `<sqs_queue>-dlq`.
+fn build_dead_letter_queue(
+    configured: Option<String>,
+    sqs_queue: &str,
+) -> Result<String, ConfigError> {
+    let dead_letter_queue = match configured {
+        Some(name) => {
+            check(
+                "resources.dead_letter_queue",
+                names::check_queue_name(&name),
+            )?;
+            name
+        }
+        None => {
+            let name = format!("{sqs_queue}-dlq");
+            check(
+                "resources.dead_letter_queue",
+                names::check_queue_name(&name)
+                    .map_err(|e| format!("default <sqs_queue>-dlq {name:?} is invalid: {e}")),
+            )?;
+            name
+        }
+    };
+    if dead_letter_queue == sqs_queue {
+        return Err(ConfigError::invalid(
+            "resources.dead_letter_queue",
+            "must differ from resources.sqs_queue",
+        ));
+    }
+    Ok(dead_letter_queue)
+}
+
+/// Every entity, and one table name per entity.
+fn build_entities(
+    raw: BTreeMap<String, RawEntity>,
+) -> Result<BTreeMap<String, Entity>, ConfigError> {
+    if raw.is_empty() {
         return Err(ConfigError::invalid(
             "entities",
             "at least one entity is required",
@@ -103,7 +143,7 @@ pub(crate) fn build(raw: RawConfig) -> Result<Config, ConfigError> {
     }
     let mut entities = BTreeMap::new();
     let mut tables: HashMap<String, String> = HashMap::new();
-    for (name, raw_entity) in raw.entities {
+    for (name, raw_entity) in raw {
         let entity = build_entity(&name, raw_entity)?;
         if let Some(other) = tables.get(&entity.table_name) {
             return Err(ConfigError::invalid(
@@ -117,27 +157,7 @@ pub(crate) fn build(raw: RawConfig) -> Result<Config, ConfigError> {
         tables.insert(entity.table_name.clone(), name.clone());
         entities.insert(name, entity);
     }
-
-    let functions = super::functions::build(raw.functions, visibility_timeout_seconds)?;
-
-    Ok(Config {
-        aws: AwsSettings {
-            region: raw.aws.region,
-            account_id: raw.aws.account_id,
-        },
-        resources: Resources {
-            source_bucket: r.source_bucket,
-            analytics_bucket: r.analytics_bucket,
-            glue_database: r.glue_database,
-            workgroup_name: r.workgroup_name,
-            sqs_queue: r.sqs_queue,
-            dead_letter_queue,
-            max_receive_count,
-            visibility_timeout_seconds,
-        },
-        entities,
-        functions,
-    })
+    Ok(entities)
 }
 
 fn build_entity(name: &str, raw: RawEntity) -> Result<Entity, ConfigError> {
@@ -153,88 +173,14 @@ fn build_entity(name: &str, raw: RawEntity) -> Result<Entity, ConfigError> {
         ));
     }
     check(&at("table_name"), names::check_glue_name(&raw.table_name))?;
-
-    // Partition keys: Glue names, unique, at least one.
-    if raw.partition_keys.is_empty() {
-        return Err(ConfigError::invalid(
-            at("partition_keys"),
-            "at least one partition key is required (the pipeline registers one partition per file)",
-        ));
-    }
-    let mut seen_keys = HashSet::new();
-    for (index, key) in raw.partition_keys.iter().enumerate() {
-        let path = format!("{}[{index}]", at("partition_keys"));
-        check(&path, names::check_glue_name(key))?;
-        if !seen_keys.insert(key.to_ascii_lowercase()) {
-            return Err(ConfigError::invalid(
-                path,
-                format!("duplicate partition key {key:?}"),
-            ));
-        }
-    }
-
+    let folded_keys = check_partition_keys(&at("partition_keys"), &raw.partition_keys)?;
     let (filename_pattern, captures) = compile_pattern(
         &at("filename_pattern"),
         &raw.filename_pattern,
         &raw.partition_keys,
     )?;
-
-    // Schema: non-empty, Glue names, unique, no clash with partition keys (Hive compares
-    // names case-insensitively), known types.
-    if raw.schema.is_empty() {
-        return Err(ConfigError::invalid(
-            at("schema"),
-            "schema must list at least one column",
-        ));
-    }
-    let mut schema = Vec::with_capacity(raw.schema.len());
-    let mut seen_columns = HashSet::new();
-    for (index, column) in raw.schema.into_iter().enumerate() {
-        let path = |field: &str| format!("{}[{index}].{field}", at("schema"));
-        check(&path("name"), names::check_glue_name(&column.name))?;
-        let folded = column.name.to_ascii_lowercase();
-        if seen_keys.contains(&folded) {
-            return Err(ConfigError::invalid(
-                path("name"),
-                format!(
-                    "column {:?} collides with a partition key of the same name (Hive names are \
-                     case-insensitive)",
-                    column.name
-                ),
-            ));
-        }
-        if !seen_columns.insert(folded) {
-            return Err(ConfigError::invalid(
-                path("name"),
-                format!("duplicate column name {:?}", column.name),
-            ));
-        }
-        let column_type: ColumnType = column
-            .column_type
-            .parse()
-            .map_err(|message: String| ConfigError::invalid(path("type"), message))?;
-        schema.push(Column {
-            name: column.name,
-            column_type,
-            comment: column.comment,
-        });
-    }
-
-    let format = match raw
-        .format
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("csv") => OutputFormat::Csv,
-        Some("parquet") => OutputFormat::Parquet,
-        Some(other) => {
-            return Err(ConfigError::invalid(
-                at("format"),
-                format!("unknown format {other:?}; supported: \"csv\", \"parquet\""),
-            ))
-        }
-    };
+    let schema = build_schema(&at("schema"), raw.schema, &folded_keys)?;
+    let format = parse_format(&at("format"), raw.format.as_deref())?;
     let csv = build_csv(&at("csv"), raw.csv)?;
     let parquet = match (format, raw.parquet) {
         (OutputFormat::Parquet, raw) => Some(build_parquet(&at("parquet"), raw)?),
@@ -247,7 +193,6 @@ fn build_entity(name: &str, raw: RawEntity) -> Result<Entity, ConfigError> {
             ))
         }
     };
-
     Ok(Entity {
         name: name.to_string(),
         table_name: raw.table_name,
@@ -260,6 +205,89 @@ fn build_entity(name: &str, raw: RawEntity) -> Result<Entity, ConfigError> {
         csv,
         parquet,
     })
+}
+
+/// Partition keys: Glue names, unique, at least one. Returns them lowercased (Hive compares
+/// names case-insensitively), for the schema's clash check.
+fn check_partition_keys(path: &str, keys: &[String]) -> Result<HashSet<String>, ConfigError> {
+    if keys.is_empty() {
+        return Err(ConfigError::invalid(
+            path,
+            "at least one partition key is required (the pipeline registers one partition per file)",
+        ));
+    }
+    let mut folded_keys = HashSet::new();
+    for (index, key) in keys.iter().enumerate() {
+        let path = format!("{path}[{index}]");
+        check(&path, names::check_glue_name(key))?;
+        if !folded_keys.insert(key.to_ascii_lowercase()) {
+            return Err(ConfigError::invalid(
+                path,
+                format!("duplicate partition key {key:?}"),
+            ));
+        }
+    }
+    Ok(folded_keys)
+}
+
+/// Schema: non-empty, Glue names, unique, no clash with partition keys (Hive compares names
+/// case-insensitively), known types.
+fn build_schema(
+    path: &str,
+    raw: Vec<RawColumn>,
+    folded_keys: &HashSet<String>,
+) -> Result<Vec<Column>, ConfigError> {
+    if raw.is_empty() {
+        return Err(ConfigError::invalid(
+            path,
+            "schema must list at least one column",
+        ));
+    }
+    let mut schema = Vec::with_capacity(raw.len());
+    let mut seen_columns = HashSet::new();
+    for (index, column) in raw.into_iter().enumerate() {
+        let at = |field: &str| format!("{path}[{index}].{field}");
+        check(&at("name"), names::check_glue_name(&column.name))?;
+        let folded = column.name.to_ascii_lowercase();
+        if folded_keys.contains(&folded) {
+            return Err(ConfigError::invalid(
+                at("name"),
+                format!(
+                    "column {:?} collides with a partition key of the same name (Hive names are \
+                     case-insensitive)",
+                    column.name
+                ),
+            ));
+        }
+        if !seen_columns.insert(folded) {
+            return Err(ConfigError::invalid(
+                at("name"),
+                format!("duplicate column name {:?}", column.name),
+            ));
+        }
+        let column_type: ColumnType = column
+            .column_type
+            .parse()
+            .map_err(|message: String| ConfigError::invalid(at("type"), message))?;
+        schema.push(Column {
+            name: column.name,
+            column_type,
+            comment: column.comment,
+        });
+    }
+    Ok(schema)
+}
+
+/// `format`: `csv` (the default) or `parquet`, in any case.
+fn parse_format(path: &str, raw: Option<&str>) -> Result<OutputFormat, ConfigError> {
+    match raw.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("csv") => Ok(OutputFormat::Csv),
+        Some("parquet") => Ok(OutputFormat::Parquet),
+        Some(other) => Err(ConfigError::invalid(
+            path,
+            format!("unknown format {other:?}; supported: \"csv\", \"parquet\""),
+        )),
+    }
 }
 
 fn build_parquet(path: &str, raw: Option<RawParquet>) -> Result<ParquetOptions, ConfigError> {

@@ -244,16 +244,11 @@ fn errors_are_sticky() {
 }
 
 #[test]
-fn read_and_async_read_adapters() {
+fn read_adapter() {
     let data = with_header("t1,c1,10.50,2024-03-15\n");
-    assert_eq!(validate_read(&sales(), &data[..]).unwrap().rows, 1);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let stats = runtime
-        .block_on(validate_async_read(&sales(), &data[..]))
-        .unwrap();
+    let stats = validate_read(&sales(), &data[..]).unwrap();
     assert_eq!(stats.rows, 1);
+    assert_eq!(stats.bytes, data.len() as u64);
 
     struct Failing;
     impl Read for Failing {
@@ -311,4 +306,24 @@ fn the_sink_receives_each_valid_record_parsed_whatever_the_chunking() {
         ]
     );
     assert!(seen.iter().all(|s| s == &seen[0]));
+}
+
+#[test]
+fn field_text_accepts_only_what_opencsvserde_reads_unchanged() {
+    assert_eq!(
+        field_text("café, \"x\"".as_bytes(), false),
+        Ok("café, \"x\"")
+    );
+    assert_eq!(field_text(b"a\nb", true), Ok("a\nb"));
+    assert!(field_text(b"a\nb", false)
+        .unwrap_err()
+        .contains("line break"));
+    assert!(field_text(b"a\rb", false)
+        .unwrap_err()
+        .contains("line break"));
+    assert!(field_text(b"a\\b", true).unwrap_err().contains("backslash"));
+    assert_eq!(
+        field_text(b"ab\xFF", true),
+        Err("not valid UTF-8 (byte 2 of the field)".to_string())
+    );
 }
