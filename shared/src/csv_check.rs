@@ -1,6 +1,6 @@
 //! Streaming CSV validation of one file against its entity's schema. Push-based over `csv-core`
-//! (feed any chunk sizes, then finish), so it works over `Read`, `AsyncRead` or an S3 body
-//! stream in constant memory: at most one field (bounded by `max_record_bytes`) is buffered.
+//! (feed any chunk sizes, then finish), so it works over a `Read` or an S3 body stream in
+//! constant memory: at most one field (bounded by `max_record_bytes`) is buffered.
 //!
 //! Rules, each failure reported with its line (the line the record starts on, counting `\n`) and,
 //! where it applies, the column by 1-based index and name:
