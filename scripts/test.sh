@@ -53,4 +53,5 @@ if [[ ${#selection[@]} -gt 0 ]]; then
     target_dir=$(cargo metadata --format-version 1 --no-deps | "$venv/bin/python3" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
     export EMULATOR_BIN="${EMULATOR_BIN:-$target_dir/debug/emulator}"
 fi
-exec cargo test "${selection[@]}" "$@"
+# --no-fail-fast: every failing test binary is reported, not only the first.
+exec cargo test "${selection[@]}" --no-fail-fast "$@"

@@ -18,7 +18,7 @@ async fn ten_days_of_sales(pipeline: &Pipeline) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sales_queries_give_exact_answers_and_prune_partitions() {
-    let pipeline = Pipeline::start().await;
+    let pipeline = start_with_csv_sales().await;
     ten_days_of_sales(&pipeline).await;
     let client = athena(&pipeline).await;
     let total_rows: u32 = (1..=DAYS).map(rows_of).sum();
@@ -251,7 +251,7 @@ async fn joins_nulls_and_quoting() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn msck_repair_adds_partitions_found_in_s3() {
-    let pipeline = Pipeline::start().await;
+    let pipeline = start_with_csv_sales().await;
     drop_files(&pipeline, "sales_data", &[sales_file(1, 5)]).await;
     let client = athena(&pipeline).await;
     // An object under a Hive folder that is not a Glue partition is invisible.

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use crate::common::*;
+use aws_sdk_sqs::types::QueueAttributeName;
 
 const OUTPUT_0315: &str = "sales_data/year=2024/month=03/day=15/sales_data_2024_03_15.csv";
 const LOCATION_0315: &str = "s3://my-company-analytics/sales_data/year=2024/month=03/day=15/";
