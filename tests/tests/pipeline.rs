@@ -305,7 +305,15 @@ async fn a_file_too_big_for_the_timeout_reaches_the_dlq_with_a_reason_and_nothin
         .await
         .unwrap();
     assert!(listed.contents().is_empty(), "no output: {listed:?}");
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    // The emulator relays the function's output asynchronously: wait for the last invocation's
+    // lines (the DLQ send and its REPORT) before reading the whole log.
+    let log = eventually(WAIT, "the last invocation's log lines", || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let settled = log.contains("message sent to the DLQ")
+            && log.matches("REPORT RequestId").count() == log.matches("START RequestId").count();
+        async move { settled.then_some(log) }
+    })
+    .await;
     assert!(
         !log.contains("Sandbox.Timedout") && !log.contains("Task timed out"),
         "{log}"

@@ -62,6 +62,16 @@ async fn client(endpoint_url: &str) -> Client {
 /// Starts the query, waits for it, and reads every page of its result.
 pub async fn run_query(args: &QueryArgs, default_workgroup: &str) -> anyhow::Result<QueryResult> {
     let client = client(&args.endpoint_url).await;
+    let id = start_query(&client, args, default_workgroup).await?;
+    wait_for_success(&client, &id).await?;
+    read_results(&client, &id).await
+}
+
+async fn start_query(
+    client: &Client,
+    args: &QueryArgs,
+    default_workgroup: &str,
+) -> anyhow::Result<String> {
     let mut start = client
         .start_query_execution()
         .query_string(&args.sql)
@@ -70,17 +80,22 @@ pub async fn run_query(args: &QueryArgs, default_workgroup: &str) -> anyhow::Res
         start = start
             .query_execution_context(QueryExecutionContext::builder().database(database).build());
     }
-    let id = start
+    start
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("{}", aws_sdk_athena::error::DisplayErrorContext(e)))
         .with_context(|| format!("starting the query on {}", args.endpoint_url))?
         .query_execution_id
-        .context("StartQueryExecution returned no id")?;
+        .context("StartQueryExecution returned no id")
+}
+
+/// Polls GetQueryExecution until the query ends; a failed or cancelled query is an error with
+/// Athena's reason.
+async fn wait_for_success(client: &Client, id: &str) -> anyhow::Result<()> {
     loop {
         let execution = client
             .get_query_execution()
-            .query_execution_id(&id)
+            .query_execution_id(id)
             .send()
             .await?;
         let status = execution
@@ -88,7 +103,7 @@ pub async fn run_query(args: &QueryArgs, default_workgroup: &str) -> anyhow::Res
             .and_then(|e| e.status)
             .context("no status")?;
         match status.state {
-            Some(QueryExecutionState::Succeeded) => break,
+            Some(QueryExecutionState::Succeeded) => return Ok(()),
             Some(QueryExecutionState::Failed) | Some(QueryExecutionState::Cancelled) => bail!(
                 "query {id} {}: {}",
                 status
@@ -100,17 +115,21 @@ pub async fn run_query(args: &QueryArgs, default_workgroup: &str) -> anyhow::Res
             _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
+}
+
+/// Every page of GetQueryResults: the column names from the first page's metadata, and the
+/// rows without the header row queries carry first.
+async fn read_results(client: &Client, id: &str) -> anyhow::Result<QueryResult> {
     let mut pages = client
         .get_query_results()
-        .query_execution_id(&id)
+        .query_execution_id(id)
         .into_paginator()
         .send();
     let mut columns = Vec::new();
     let mut rows = Vec::new();
     let mut first_page = true;
     while let Some(page) = pages.next().await {
-        let page = page?;
-        let Some(result_set) = page.result_set else {
+        let Some(result_set) = page?.result_set else {
             continue;
         };
         if first_page {
@@ -135,19 +154,19 @@ pub async fn run_query(args: &QueryArgs, default_workgroup: &str) -> anyhow::Res
             })
             .collect();
         // Queries return the column names as the first row of the first page.
-        if first_page
-            && page_rows.first().is_some_and(|r| {
-                r.iter()
-                    .map(|v| v.as_deref())
-                    .eq(columns.iter().map(|c| Some(c.as_str())))
-            })
-        {
+        if first_page && page_rows.first().is_some_and(|r| is_header(r, &columns)) {
             page_rows.remove(0);
         }
         first_page = false;
         rows.extend(page_rows);
     }
     Ok(QueryResult { columns, rows })
+}
+
+fn is_header(row: &[Option<String>], columns: &[String]) -> bool {
+    row.iter()
+        .map(|v| v.as_deref())
+        .eq(columns.iter().map(|c| Some(c.as_str())))
 }
 
 pub fn render(result: &QueryResult, format: OutputFormat) -> String {

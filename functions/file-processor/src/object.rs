@@ -173,6 +173,8 @@ pub async fn copy_validated(
         uri: &source_uri,
         size,
         checksum,
+        started: Instant::now(),
+        bytes_done: 0,
     };
     let result = match format {
         OutputFormat::Csv => stream(response.body, &job, source, part_size, &mut upload).await,
@@ -192,11 +194,42 @@ pub async fn copy_validated(
     }
 }
 
-/// The source as the stream sees it.
+/// The source as the stream sees it: what was read of it so far, against the invocation's budget
+/// and its full-object checksum.
 struct Source<'a> {
     uri: &'a str,
     size: Option<u64>,
     checksum: Option<FullObjectChecksum>,
+    started: Instant,
+    bytes_done: u64,
+}
+
+impl Source<'_> {
+    /// Accounts one chunk read from the body. A spent budget stops the copy first, with how far
+    /// it got; then the chunk goes into the checksum.
+    fn take_chunk(&mut self, chunk: &[u8], budget: &Budget) -> Result<(), Failure> {
+        if budget.is_spent() {
+            let progress = Progress {
+                bytes_done: self.bytes_done,
+                bytes_total: self.size,
+                elapsed: self.started.elapsed(),
+            };
+            return Err(budget::out_of_time(self.uri, progress, budget.timeout()));
+        }
+        self.bytes_done += chunk.len() as u64;
+        if let Some(checksum) = self.checksum.as_mut() {
+            checksum.hasher.update(chunk);
+        }
+        Ok(())
+    }
+
+    /// At the end of the body: the recomputed checksum must match.
+    fn verify(&mut self) -> Result<(), Failure> {
+        match self.checksum.take() {
+            Some(checksum) => checksum.verify(self.uri),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A full-object checksum of the source, recomputed over the streamed bytes.
@@ -287,33 +320,16 @@ async fn stream(
     part_size: usize,
     upload: &mut Upload<'_>,
 ) -> Result<CsvStats, Failure> {
-    let started = Instant::now();
     let mut validator = CsvValidator::new(job.entity);
     let mut buffer = BytesMut::with_capacity(part_size);
-    let mut bytes_done = 0u64;
     let source_uri = source.uri;
     let csv_failure = |error: CsvError| Failure {
         class: error.class(),
         reason: format!("{source_uri}: {error}"),
     };
     while let Some(chunk) = next_chunk(&mut body, source_uri).await? {
-        if job.budget.is_spent() {
-            let progress = Progress {
-                bytes_done,
-                bytes_total: source.size,
-                elapsed: started.elapsed(),
-            };
-            return Err(budget::out_of_time(
-                source_uri,
-                progress,
-                job.budget.timeout(),
-            ));
-        }
-        bytes_done += chunk.len() as u64;
+        source.take_chunk(&chunk, &job.budget)?;
         validator.feed(&chunk).map_err(csv_failure)?;
-        if let Some(checksum) = source.checksum.as_mut() {
-            checksum.hasher.update(&chunk);
-        }
         buffer.extend_from_slice(&chunk);
         while buffer.len() >= part_size {
             let part = buffer.split_to(part_size).freeze();
@@ -321,9 +337,7 @@ async fn stream(
         }
     }
     let stats = validator.finish().map_err(csv_failure)?;
-    if let Some(checksum) = source.checksum.take() {
-        checksum.verify(source_uri)?;
-    }
+    source.verify()?;
     upload.set_tail(buffer.freeze());
     Ok(stats)
 }
@@ -373,30 +387,16 @@ async fn stream_parquet(
             ConvertError::Stopped(_) => FeedError::EncoderStopped,
             other => FeedError::Failed(convert_failure(other)),
         };
-        let started = Instant::now();
-        let mut bytes_done = 0u64;
         while let Some(chunk) = next_chunk(&mut body, source_uri)
             .await
             .map_err(FeedError::Failed)?
         {
-            if job.budget.is_spent() {
-                let progress = Progress {
-                    bytes_done,
-                    bytes_total: source.size,
-                    elapsed: started.elapsed(),
-                };
-                let failure = budget::out_of_time(source_uri, progress, job.budget.timeout());
-                return Err(FeedError::Failed(failure));
-            }
-            bytes_done += chunk.len() as u64;
-            if let Some(checksum) = source.checksum.as_mut() {
-                checksum.hasher.update(&chunk);
-            }
+            source
+                .take_chunk(&chunk, &job.budget)
+                .map_err(FeedError::Failed)?;
             input.feed(&chunk).await.map_err(fail)?;
         }
-        if let Some(checksum) = source.checksum.take() {
-            checksum.verify(source_uri).map_err(FeedError::Failed)?;
-        }
+        source.verify().map_err(FeedError::Failed)?;
         input.finish().await.map_err(fail)
     };
     let drain = async move {

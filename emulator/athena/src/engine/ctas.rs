@@ -158,29 +158,7 @@ pub async fn run(
         ));
     }
     let options = options(properties, scope)?;
-    let (bucket, prefix) = split_s3_url(&options.location).ok_or_else(|| {
-        QueryFailure::user(
-            "INVALID_TABLE_PROPERTY",
-            format!(
-                "external_location '{}' is not an s3:// URL",
-                options.location
-            ),
-        )
-    })?;
-    if !engine
-        .s3()
-        .objects_with_prefix(bucket, prefix)
-        .map_err(|e| QueryFailure::user("HIVE_PATH_ALREADY_EXISTS", e.to_string()))?
-        .is_empty()
-    {
-        return Err(QueryFailure::user(
-            "HIVE_PATH_ALREADY_EXISTS",
-            format!(
-                "Target directory for table '{database}.{}' already exists: {}",
-                table.table, options.location
-            ),
-        ));
-    }
+    let (bucket, prefix) = empty_target(engine, &options.location, &database, &table.table)?;
     let store = S3Store::new(engine.s3().clone());
     let (schema, batches) = engine.collect(query, scope, &store).await?;
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
@@ -204,6 +182,42 @@ pub async fn run(
         .await?;
     let manifest = format!("{}{}-manifest.csv", scope.output_prefix, scope.query_id);
     write_text(engine, &manifest, format!("s3://{bucket}/{key}\n"))?;
+    Ok(QueryOutput {
+        result: rows_written(rows),
+        bytes_scanned: store.bytes_read(),
+        manifest: Some(manifest),
+    })
+}
+
+/// The bucket and prefix of `external_location`, which must be an `s3://` URL with no object
+/// under it yet (Athena refuses to write into a non-empty location).
+fn empty_target<'a>(
+    engine: &super::Engine,
+    location: &'a str,
+    database: &str,
+    table: &str,
+) -> Result<(&'a str, &'a str), QueryFailure> {
+    let (bucket, prefix) = split_s3_url(location).ok_or_else(|| {
+        QueryFailure::user(
+            "INVALID_TABLE_PROPERTY",
+            format!("external_location '{location}' is not an s3:// URL"),
+        )
+    })?;
+    let existing = engine
+        .s3()
+        .objects_with_prefix(bucket, prefix)
+        .map_err(|e| QueryFailure::user("HIVE_PATH_ALREADY_EXISTS", e.to_string()))?;
+    if !existing.is_empty() {
+        return Err(QueryFailure::user(
+            "HIVE_PATH_ALREADY_EXISTS",
+            format!("Target directory for table '{database}.{table}' already exists: {location}"),
+        ));
+    }
+    Ok((bucket, prefix))
+}
+
+/// CTAS answers with one `rows` column (bigint) holding the count written.
+fn rows_written(rows: usize) -> ResultTable {
     let mut result = ResultTable::utility(&["rows"], vec![vec![rows.to_string()]]);
     result.columns[0] = crate::results::ColumnMeta {
         name: "rows".into(),
@@ -212,11 +226,7 @@ pub async fn run(
         scale: 0,
     };
     result.update_count = rows as i64;
-    Ok(QueryOutput {
-        result,
-        bytes_scanned: store.bytes_read(),
-        manifest: Some(manifest),
-    })
+    result
 }
 
 /// Writes a small text object at an `s3://` URL.

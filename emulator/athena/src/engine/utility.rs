@@ -230,6 +230,27 @@ async fn msck_repair(
             ),
         ));
     }
+    let (bucket, prefix) = table_folder(&table)?;
+    let missing = missing_partitions(engine, &table, bucket, &prefix).await?;
+    let inputs = missing
+        .iter()
+        .map(|values| {
+            let location = format!(
+                "s3://{bucket}/{prefix}{}/",
+                partition_spec(&table.partition_keys, values)
+            );
+            json!({ "Values": values, "StorageDescriptor": storage_descriptor(&table, &location) })
+        })
+        .collect();
+    let errors = engine
+        .catalog()
+        .create_partitions(&table.database, &table.name, inputs)
+        .await?;
+    Ok(repair_report(&table, &missing, errors))
+}
+
+/// The table's location as bucket and a prefix ending in `/`.
+fn table_folder(table: &TableDef) -> Result<(&str, String), QueryFailure> {
     let (bucket, prefix) = split_s3_url(&table.location).ok_or_else(|| {
         QueryFailure::user(
             "HIVE_METASTORE_ERROR",
@@ -241,9 +262,19 @@ async fn msck_repair(
     } else {
         format!("{prefix}/")
     };
+    Ok((bucket, prefix))
+}
+
+/// The Hive `k=v` partitions found under the table's folder that Glue does not have yet.
+async fn missing_partitions(
+    engine: &super::Engine,
+    table: &TableDef,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<Vec<String>>, QueryFailure> {
     let objects = engine
         .s3()
-        .objects_with_prefix(bucket, &prefix)
+        .objects_with_prefix(bucket, prefix)
         .map_err(|e| {
             QueryFailure::user(
                 "HIVE_METASTORE_ERROR",
@@ -261,28 +292,19 @@ async fn msck_repair(
         .into_iter()
         .map(|p| p.values)
         .collect();
-    let missing: Vec<&Vec<String>> = found.difference(&registered).collect();
-    let inputs = missing
-        .iter()
-        .map(|values| {
-            let location = format!(
-                "s3://{bucket}/{prefix}{}/",
-                partition_spec(&table.partition_keys, values)
-            );
-            json!({ "Values": values, "StorageDescriptor": storage_descriptor(&table, &location) })
-        })
-        .collect();
-    let errors = engine
-        .catalog()
-        .create_partitions(&table.database, &table.name, inputs)
-        .await?;
+    Ok(found.difference(&registered).cloned().collect())
+}
+
+/// Athena's MSCK REPAIR TABLE output: the partitions found, those added, and any failure.
+fn repair_report(table: &TableDef, missing: &[Vec<String>], errors: Vec<String>) -> ResultTable {
+    let spec = |values: &Vec<String>| partition_spec(&table.partition_keys, values);
     let mut rows: Vec<Vec<String>> = missing
         .iter()
         .map(|v| {
             vec![format!(
                 "Partitions not in metastore:\t{}:{}",
                 table.name,
-                partition_spec(&table.partition_keys, v)
+                spec(v)
             )]
         })
         .collect();
@@ -290,7 +312,7 @@ async fn msck_repair(
         vec![format!(
             "Repair: Added partition to metastore {}:{}",
             table.name,
-            partition_spec(&table.partition_keys, v)
+            spec(v)
         )]
     }));
     rows.extend(
@@ -298,7 +320,7 @@ async fn msck_repair(
             .into_iter()
             .map(|e| vec![format!("Repair: failed: {e}")]),
     );
-    Ok(ResultTable::utility(&["result"], rows))
+    ResultTable::utility(&["result"], rows)
 }
 
 async fn drop_table(
