@@ -454,7 +454,13 @@ async fn a_multipart_source_is_processed_without_a_warning() {
         body.starts_with(b"PAR1") && body.ends_with(b"PAR1"),
         "a Parquet file"
     );
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    // The function's lines reach the emulator's log asynchronously: wait for its file line.
+    let log = eventually(WAIT, "the file line", || {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let done = log.contains(r#""outcome":"processed""#);
+        async move { done.then_some(log) }
+    })
+    .await;
     let warnings: Vec<&str> = log
         .lines()
         .filter(|line| line.contains(" WARN ") || line.contains("part-level checksum"))
