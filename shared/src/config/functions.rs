@@ -15,8 +15,9 @@ use super::ConfigError;
 /// CPU-bound (validation, checksums, Parquet encoding), so less memory means proportionally
 /// slower files, at about the same cost per file.
 pub const DEFAULT_MEMORY_MB: u32 = 1769;
-/// Default `functions.<name>.timeout_seconds`: 120 s, about four times what a 1 GiB file takes
-/// at the handler's measured speed (README "Function defaults"). The queue's visibility timeout
+/// Default `functions.<name>.timeout_seconds`: 120 s. A 1 GiB file takes 15 s locally and an
+/// estimated ~30 s on one Lambda vCPU (README "Function defaults"), so files several times larger
+/// fit. The queue's visibility timeout
 /// must be at least six times this (Lambda guidance for SQS event sources), which the default
 /// 720 s is.
 pub const DEFAULT_TIMEOUT_SECONDS: u32 = 120;
