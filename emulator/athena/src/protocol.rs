@@ -198,6 +198,24 @@ fn next_token(next: usize, total: usize) -> Option<String> {
     (next < total).then(|| format!("o{next}"))
 }
 
+/// One page of a metadata listing: at most `max` items from `start`, under `list_name`, with a
+/// `NextToken` when more follow.
+fn page_of<T>(
+    items: &[T],
+    start: usize,
+    max: usize,
+    list_name: &str,
+    render: impl Fn(&T) -> Value,
+) -> Value {
+    let end = start.saturating_add(max).min(items.len());
+    let page: Vec<Value> = items[start.min(end)..end].iter().map(render).collect();
+    let mut out = json!({ list_name: page });
+    if let Some(token) = next_token(end, items.len()) {
+        out["NextToken"] = json!(token);
+    }
+    out
+}
+
 fn start_query_execution(athena: &Athena, input: &Value) -> Result<Value, ApiError> {
     let query = required_str(input, "QueryString")?;
     if query.is_empty() || query.chars().count() > 262_144 {
@@ -459,16 +477,13 @@ async fn list_databases(athena: &Athena, input: &Value) -> Result<Value, ApiErro
         .databases()
         .await
         .map_err(metadata)?;
-    let end = start.saturating_add(max).min(databases.len());
-    let page: Vec<Value> = databases[start.min(end)..end]
-        .iter()
-        .map(render_database)
-        .collect();
-    let mut out = json!({ "DatabaseList": page });
-    if let Some(token) = next_token(end, databases.len()) {
-        out["NextToken"] = json!(token);
-    }
-    Ok(out)
+    Ok(page_of(
+        &databases,
+        start,
+        max,
+        "DatabaseList",
+        render_database,
+    ))
 }
 
 fn render_columns(columns: &[crate::catalog::ColumnDef]) -> Vec<Value> {
@@ -534,14 +549,11 @@ async fn list_table_metadata(athena: &Athena, input: &Value) -> Result<Value, Ap
         .into_iter()
         .filter(|t| pattern.as_ref().is_none_or(|p| p.is_match(&t.name)))
         .collect();
-    let end = start.saturating_add(max).min(tables.len());
-    let page: Vec<Value> = tables[start.min(end)..end]
-        .iter()
-        .map(render_table)
-        .collect();
-    let mut out = json!({ "TableMetadataList": page });
-    if let Some(token) = next_token(end, tables.len()) {
-        out["NextToken"] = json!(token);
-    }
-    Ok(out)
+    Ok(page_of(
+        &tables,
+        start,
+        max,
+        "TableMetadataList",
+        render_table,
+    ))
 }

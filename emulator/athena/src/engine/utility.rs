@@ -123,18 +123,32 @@ fn partition_spec(keys: &[ColumnDef], values: &[String]) -> String {
         .join("/")
 }
 
+/// The named table, which must have partition keys; `what` starts the error sentence.
+async fn partitioned_table(
+    engine: &super::Engine,
+    name: &TableName,
+    scope: &QueryScope,
+    what: &str,
+) -> Result<TableDef, QueryFailure> {
+    let table = existing_table(engine, name, scope).await?;
+    if table.partition_keys.is_empty() {
+        return Err(QueryFailure::user(
+            "NOT_SUPPORTED",
+            format!(
+                "{what} {}.{} is not partitioned",
+                table.database, table.name
+            ),
+        ));
+    }
+    Ok(table)
+}
+
 async fn show_partitions(
     engine: &super::Engine,
     name: &TableName,
     scope: &QueryScope,
 ) -> Result<ResultTable, QueryFailure> {
-    let table = existing_table(engine, name, scope).await?;
-    if table.partition_keys.is_empty() {
-        return Err(QueryFailure::user(
-            "NOT_SUPPORTED",
-            format!("Table {}.{} is not partitioned", table.database, table.name),
-        ));
-    }
+    let table = partitioned_table(engine, name, scope, "Table").await?;
     let partitions = engine
         .catalog()
         .partitions(&table.database, &table.name)
@@ -220,16 +234,7 @@ async fn msck_repair(
     name: &TableName,
     scope: &QueryScope,
 ) -> Result<ResultTable, QueryFailure> {
-    let table = existing_table(engine, name, scope).await?;
-    if table.partition_keys.is_empty() {
-        return Err(QueryFailure::user(
-            "NOT_SUPPORTED",
-            format!(
-                "MSCK REPAIR TABLE: table {}.{} is not partitioned",
-                table.database, table.name
-            ),
-        ));
-    }
+    let table = partitioned_table(engine, name, scope, "MSCK REPAIR TABLE: table").await?;
     let (bucket, prefix) = table_folder(&table)?;
     let missing = missing_partitions(engine, &table, bucket, &prefix).await?;
     let inputs = missing
