@@ -32,6 +32,14 @@ for package in json.load(sys.stdin)["packages"]:
             print(package["name"], target["name"])
 ')
 
+# One release build of every bench, with the workspace's feature set; each bench below runs with
+# `--workspace` too, so none rebuilds a dependency (DataFusion above all) with the narrower
+# feature set a `-p <package>` build would pick. The benches that start the emulator get the
+# `emulator` binary this build made instead of building one themselves.
+cargo bench --workspace --no-run
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+export EMULATOR_BIN="${EMULATOR_BIN:-$target_dir/release/emulator}"
+
 failed=()
 logs=()
 while read -r package bench; do
@@ -41,7 +49,7 @@ while read -r package bench; do
   fi
   logs+=("$log_dir/$bench.log")
   printf '\n== cargo bench -p %s --bench %s (%s)\n' "$package" "$bench" "$(date +%T)"
-  if ! cargo bench -p "$package" --bench "$bench" 2>&1 | tee "$log_dir/$bench.log"; then
+  if ! cargo bench --workspace --bench "$bench" 2>&1 | tee "$log_dir/$bench.log"; then
     failed+=("$bench")
   fi
 done <<< "$benches"

@@ -4,8 +4,10 @@
 //! run by python3) reads the same files from local disk with hive partitioning. Each query runs
 //! 3 times per engine after one warm-up; the median is reported.
 //!
-//! Run: `cargo bench -p emulator-athena --bench queries`. Prints a table and lines
-//! `BENCH|athena_queries|<measure>|<ms>|ms|duckdb|<ms>|<ratio>` for the bench summary.
+//! Run: `cargo bench -p emulator-athena --bench queries`. Prints a table and, per query, lines
+//! `BENCH|athena_queries|<query>|<emulator or duckdb>|<ms>|ms` for the bench summary
+//! (scripts/bench.sh). Exits non-zero when the two engines' answers differ.
+//! `ATHENA_BENCH_EXPLAIN=1` also prints each query's `EXPLAIN ANALYZE` (where the time goes).
 
 use std::path::Path;
 use std::process::Command;
@@ -174,13 +176,34 @@ fn median(mut times: Vec<f64>) -> f64 {
     times[times.len() / 2]
 }
 
-/// Median milliseconds of each query in the engine, and the first row of each result.
-fn time_engine(engine: &Engine, rt: &tokio::runtime::Runtime) -> Vec<(f64, String, u64)> {
-    let scope = QueryScope {
+/// Prints each query's `EXPLAIN ANALYZE`: the time and rows of every operator.
+fn explain(engine: &Engine, rt: &tokio::runtime::Runtime) {
+    let scope = bench_scope();
+    for (name, sql) in QUERIES {
+        let statement = statements::parse(&format!("EXPLAIN ANALYZE {sql}")).unwrap();
+        let output = rt
+            .block_on(engine.run(&statement, &scope))
+            .unwrap_or_else(|e| panic!("EXPLAIN ANALYZE {sql}: {e:?}"));
+        println!("== {name}");
+        for row in &output.result.rows {
+            for value in row.iter().flatten() {
+                println!("{value}");
+            }
+        }
+    }
+}
+
+fn bench_scope() -> QueryScope {
+    QueryScope {
         query_id: "bench".into(),
         database: "bench".into(),
         output_prefix: format!("s3://{BUCKET}/results/"),
-    };
+    }
+}
+
+/// Median milliseconds of each query in the engine, and the first row of each result.
+fn time_engine(engine: &Engine, rt: &tokio::runtime::Runtime) -> Vec<(f64, String, u64)> {
+    let scope = bench_scope();
     QUERIES
         .iter()
         .map(|(_, sql)| {
@@ -271,29 +294,35 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     let engine = Engine::new(Catalog::new(glue), s3);
+    if std::env::var_os("ATHENA_BENCH_EXPLAIN").is_some() {
+        explain(&engine, &rt);
+    }
     let ours = time_engine(&engine, &rt);
     let peer = time_duckdb(dir.path());
     println!(
         "{:<20} {:>12} {:>12} {:>8}  scanned",
         "query", "athena ms", "duckdb ms", "ratio"
     );
+    let mut differing = 0;
     for (i, (name, _)) in QUERIES.iter().enumerate() {
         let (ms, first, scanned) = &ours[i];
-        match &peer {
-            Some(peer) => {
-                let (peer_ms, peer_first) = &peer[i];
-                let ratio = ms / peer_ms;
-                println!("{name:<20} {ms:>12.1} {peer_ms:>12.1} {ratio:>8.2}  {scanned} B");
-                if normalise(first) != normalise(peer_first) {
-                    println!("  RESULTS DIFFER: athena [{first}] duckdb [{peer_first}]");
-                }
-                println!("BENCH|athena_queries|{name}|{ms:.1}|ms|duckdb|{peer_ms:.1}|{ratio:.2}");
-            }
-            None => {
-                println!("{name:<20} {ms:>12.1} {:>12} {:>8}  {scanned} B", "-", "-");
-                println!("BENCH|athena_queries|{name}|{ms:.1}|ms|duckdb|-|-");
-            }
+        println!("BENCH|athena_queries|{name}|emulator|{ms:.1}|ms");
+        let Some(peer) = &peer else {
+            println!("{name:<20} {ms:>12.1} {:>12} {:>8}  {scanned} B", "-", "-");
+            continue;
+        };
+        let (peer_ms, peer_first) = &peer[i];
+        let ratio = ms / peer_ms;
+        println!("{name:<20} {ms:>12.1} {peer_ms:>12.1} {ratio:>8.2}  {scanned} B");
+        println!("BENCH|athena_queries|{name}|duckdb|{peer_ms:.1}|ms");
+        if normalise(first) != normalise(peer_first) {
+            println!("  RESULTS DIFFER: athena [{first}] duckdb [{peer_first}]");
+            differing += 1;
         }
+    }
+    if differing > 0 {
+        eprintln!("{differing} queries answered differently by the two engines");
+        std::process::exit(1);
     }
 }
 

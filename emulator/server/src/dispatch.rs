@@ -182,7 +182,7 @@ async fn athena(services: &Services, request: Request) -> Response {
             [("content-type", "application/x-amz-json-1.1")],
             serde_json::json!({
                 "__type": "UnknownOperationException",
-                "Message": "Athena is not installed in this server (the `emulator` binary installs it)",
+                "Message": "Athena is not installed in this server: the `emulator` binary installs it unless built with `--no-default-features`",
             })
             .to_string(),
         )

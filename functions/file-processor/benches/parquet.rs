@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench -p file-processor --bench parquet` (needs `python3` with `pyarrow` and
 //! `duckdb`, pinned in scripts/test-requirements.txt; a missing peer is reported, not fatal).
-//! `PARQUET_BENCH_SIZES_MIB=64,1024` (the default) picks the file sizes.
+//! `PARQUET_BENCH_SIZES_MIB=64,256,1024` (the default) picks the file sizes.
 //!
 //! - Every conversion runs in its own process, so its peak RSS (`VmHWM`, or `ru_maxrss` for the
 //!   Python peers) is that tool's alone: ours re-executes this bench with `--convert`.
@@ -13,8 +13,11 @@
 //!   conversion inside the process (start-up and imports excluded for all).
 //! - pyarrow: `pyarrow.csv.read_csv` with the column types given, then
 //!   `pyarrow.parquet.write_table`. DuckDB: `COPY (SELECT ... CAST ...) TO ... (FORMAT parquet)`.
-//! - A compression table (ours, on the first size) shows what the codecs cost and save; it is
-//!   the measurement behind the default codec.
+//! - A codec table (ours, every size) shows what the codecs cost and save (the measurement
+//!   behind the default codec) and each codec's peak RSS per file size. Memory is bounded by the
+//!   row group and the upload parts in flight (8 MiB each), not the file size; a file whose
+//!   whole output is smaller than one part never fills a part buffer, so compare sizes whose
+//!   outputs both exceed a few parts (the growth lines at the end, one per codec).
 //!
 //! Each summary figure is also printed as `BENCH|parquet|<figure>|<system>|<value>|<unit>` (the
 //! convention of scripts/bench.sh), once for ours and once per peer.
@@ -92,7 +95,7 @@ impl Run {
 
 fn sizes_mib() -> Vec<u64> {
     std::env::var("PARQUET_BENCH_SIZES_MIB")
-        .unwrap_or_else(|_| "64,1024".into())
+        .unwrap_or_else(|_| "64,256,1024".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect()
@@ -142,48 +145,66 @@ fn parent() {
                 );
             }
         }
-        if index == 0 {
-            compression_table(&csv, dir.path(), bytes);
-        }
-        summary.push((size_mib, bytes, ours, pyarrow, duckdb));
+        let by_codec = codec_table(&csv, dir.path(), bytes, (codec, &ours));
+        summary.push((size_mib, bytes, ours, pyarrow, duckdb, by_codec));
         std::fs::remove_file(&csv).ok();
     }
     print_bench_lines(&summary);
 }
 
-/// Our converter on the same file with each codec: speed and output size.
-fn compression_table(csv: &Path, dir: &Path, bytes: u64) {
-    println!("\ncompression (ours, same file):");
-    println!("| codec | MB/s | output | ratio to CSV |");
-    println!("| --- | --- | --- | --- |");
+/// Our converter on the same file with each codec (`default` is the run already made): speed,
+/// output size and peak RSS.
+fn codec_table(
+    csv: &Path,
+    dir: &Path,
+    bytes: u64,
+    default: (ParquetCompression, &Run),
+) -> Vec<(ParquetCompression, Run)> {
+    let size_mib = bytes / MIB;
+    println!("\ncodecs (ours, same file):");
+    println!("| codec | MB/s | peak RSS | output | ratio to CSV |");
+    println!("| --- | --- | --- | --- | --- |");
+    let mut runs = Vec::new();
     for codec in [
         ParquetCompression::Snappy,
         ParquetCompression::Zstd,
         ParquetCompression::None,
     ] {
-        if let Some(run) = run_ours(csv, dir, codec) {
-            println!(
-                "| {} | {:.1} | {:.1} MiB | {:.3} |",
-                codec.name(),
-                run.mb_per_s(bytes),
-                run.out_bytes as f64 / MIB as f64,
-                run.out_bytes as f64 / bytes as f64
-            );
-            println!(
-                "BENCH|parquet|{} MiB CSV: output size, {}|file-processor|{:.1}|MiB",
-                bytes / MIB,
-                codec.name(),
-                run.out_bytes as f64 / MIB as f64,
-            );
-        }
+        let run = if codec == default.0 {
+            Some(default.1.clone())
+        } else {
+            run_ours(csv, dir, codec)
+        };
+        let Some(run) = run else { continue };
+        let output_mib = run.out_bytes as f64 / MIB as f64;
+        println!(
+            "| {} | {:.1} | {:.1} MiB | {output_mib:.1} MiB | {:.3} |",
+            codec.name(),
+            run.mb_per_s(bytes),
+            run.peak_rss_mib,
+            run.out_bytes as f64 / bytes as f64
+        );
+        println!(
+            "BENCH|parquet|{size_mib} MiB CSV: output size, {}|file-processor|{output_mib:.1}|MiB",
+            codec.name(),
+        );
+        runs.push((codec, run));
     }
+    runs
 }
 
-type Summary = (u64, u64, Run, Option<Run>, Option<Run>);
+type Summary = (
+    u64,
+    u64,
+    Run,
+    Option<Run>,
+    Option<Run>,
+    Vec<(ParquetCompression, Run)>,
+);
 
 fn print_bench_lines(summary: &[Summary]) {
     println!();
-    for (size_mib, bytes, ours, pyarrow, duckdb) in summary {
+    for (size_mib, bytes, ours, pyarrow, duckdb, _) in summary {
         let systems = [
             ("file-processor", Some(ours)),
             ("pyarrow", pyarrow.as_ref()),
@@ -201,14 +222,21 @@ fn print_bench_lines(summary: &[Summary]) {
             );
         }
     }
-    if let [first, .., last] = summary {
-        println!(
-            "BENCH|parquet|peak_rss_growth_{}mib_to_{}mib|{:.3}|ratio|none|1|{:.3}",
-            first.0,
-            last.0,
-            last.2.peak_rss_mib / first.2.peak_rss_mib,
-            last.2.peak_rss_mib / first.2.peak_rss_mib
-        );
+    // Peak RSS from one size to the next, per codec: flat once the outputs fill upload parts.
+    for pair in summary.windows(2) {
+        let (smaller, larger) = (&pair[0], &pair[1]);
+        for (codec, larger_run) in &larger.5 {
+            let Some((_, smaller_run)) = smaller.5.iter().find(|(c, _)| c == codec) else {
+                continue;
+            };
+            println!(
+                "BENCH|parquet|peak RSS, {} MiB file / {} MiB file, {}|file-processor|{:.3}|ratio",
+                larger.0,
+                smaller.0,
+                codec.name(),
+                larger_run.peak_rss_mib / smaller_run.peak_rss_mib,
+            );
+        }
     }
 }
 

@@ -320,7 +320,9 @@ impl RecordSink for BatchBuilder {
 }
 
 /// The `Write` the `ArrowWriter` writes into: cuts the byte stream into parts of `part_size` and
-/// sends each (blocking the encoder thread while the uploader is behind: backpressure).
+/// sends each (blocking the encoder thread while the uploader is behind: backpressure). The
+/// buffer never holds more than one part: a large write (a row group's column chunk) is cut
+/// where the part ends, so no buffer ever grows past `part_size`.
 struct PartWriter {
     buffer: Vec<u8>,
     part_size: usize,
@@ -329,13 +331,18 @@ struct PartWriter {
 
 impl Write for PartWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(bytes);
-        while self.buffer.len() >= self.part_size {
-            let rest = self.buffer.split_off(self.part_size);
-            let part = std::mem::replace(&mut self.buffer, rest);
-            self.parts
-                .blocking_send(Ok(EncodedPart::Full(Bytes::from(part))))
-                .map_err(|_| std::io::Error::other("the uploader stopped"))?;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = self.part_size - self.buffer.len();
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            self.buffer.extend_from_slice(now);
+            rest = later;
+            if self.buffer.len() == self.part_size {
+                let part = std::mem::replace(&mut self.buffer, Vec::with_capacity(self.part_size));
+                self.parts
+                    .blocking_send(Ok(EncodedPart::Full(Bytes::from(part))))
+                    .map_err(|_| std::io::Error::other("the uploader stopped"))?;
+            }
         }
         Ok(bytes.len())
     }
@@ -372,6 +379,8 @@ pub fn start(
     part_size: usize,
 ) -> Result<(ConvertInput, ConvertOutput), ConvertError> {
     let options = entity.parquet.clone().unwrap_or_default();
+    // A part holds at least one byte, or PartWriter could never finish one.
+    let part_size = part_size.max(1);
     let builder = BatchBuilder::new(entity);
     let (batch_tx, batch_rx) = mpsc::channel(BATCHES_IN_FLIGHT);
     let (part_tx, part_rx) = mpsc::channel(PARTS_QUEUED);
@@ -400,7 +409,7 @@ fn encode(
     parts: mpsc::Sender<Result<EncodedPart, ConvertError>>,
 ) {
     let sink = PartWriter {
-        buffer: Vec::with_capacity(part_size + 64 * 1024),
+        buffer: Vec::with_capacity(part_size),
         part_size,
         parts: parts.clone(),
     };
