@@ -14,6 +14,7 @@ pub mod checksum;
 mod errors;
 pub mod list;
 pub mod multipart;
+mod notification_schema;
 pub mod notifications;
 pub mod objects;
 mod s3_impl;
@@ -169,13 +170,68 @@ impl S3Emulator {
         Ok(())
     }
 
-    /// The s3s HTTP service: mount it as the fallback of the one-port server.
-    pub fn service(&self) -> S3Service {
+    /// The HTTP service: mount it as the fallback of the one-port server.
+    pub fn service(&self) -> S3HttpService {
         let mut builder = S3ServiceBuilder::new(s3_impl::EmulatorS3 {
             inner: self.inner.clone(),
         });
         builder.set_auth(auth::EmulatorAuth::new(self.inner.clone()));
-        builder.set_access(auth::AllowAll);
-        builder.build()
+        builder.set_access(auth::SignedOnly);
+        S3HttpService {
+            s3s: builder.build(),
+        }
     }
+}
+
+/// The emulated S3 on the wire: s3s's service, plus one thing s3s cannot give an operation, the
+/// raw body of PutBucketNotificationConfiguration, kept (as a [`NotificationBody`] request
+/// extension) for the strict schema check in [`notification_schema`].
+#[derive(Clone)]
+pub struct S3HttpService {
+    s3s: S3Service,
+}
+
+/// Largest PutBucketNotificationConfiguration body buffered for the schema check. A real
+/// configuration is a few KiB; anything bigger is rejected rather than buffered without bound.
+const MAX_NOTIFICATION_BODY: usize = 1024 * 1024;
+
+/// The raw body of a PutBucketNotificationConfiguration request, or why it could not be read.
+#[derive(Clone, Debug)]
+pub(crate) struct NotificationBody(pub Result<bytes::Bytes, String>);
+
+impl S3HttpService {
+    /// Serves one S3 request.
+    pub async fn call(
+        &self,
+        mut request: http::Request<s3s::Body>,
+    ) -> Result<http::Response<s3s::Body>, s3s::HttpError> {
+        if is_put_notification(&request) {
+            let body = request.body_mut();
+            let raw = body
+                .store_all_limited(MAX_NOTIFICATION_BODY)
+                .await
+                .map_err(|e| format!("the body could not be read: {e}"));
+            if raw.is_err() {
+                *body = s3s::Body::empty();
+            }
+            request.extensions_mut().insert(NotificationBody(raw));
+        }
+        self.s3s.call(request).await
+    }
+}
+
+/// PutBucketNotificationConfiguration: `PUT /{bucket}?notification` (path or virtual-host
+/// style), with a plain XML body (SDKs never send this one `aws-chunked`).
+fn is_put_notification(request: &http::Request<s3s::Body>) -> bool {
+    let chunked = request
+        .headers()
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("aws-chunked"));
+    request.method() == http::Method::PUT
+        && !chunked
+        && request
+            .uri()
+            .query()
+            .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "notification"))
 }
