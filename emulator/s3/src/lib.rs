@@ -14,6 +14,7 @@ pub mod checksum;
 mod errors;
 pub mod list;
 pub mod multipart;
+mod multipart_list;
 mod notification_schema;
 pub mod notifications;
 pub mod objects;
