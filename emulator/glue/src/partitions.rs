@@ -321,9 +321,8 @@ const MAX_EXPRESSION_LENGTH: usize = 2048;
 
 /// The compiled `Expression` filter, if the request has a non-blank one.
 fn expression_filter(req: &Request, keys: &[PartitionKey]) -> Result<Option<Filter>, GlueError> {
-    let text = match req.optional_str("Expression")? {
-        Some(text) if !text.trim().is_empty() => text,
-        _ => return Ok(None),
+    let Some(text) = req.optional_str("Expression")? else {
+        return Ok(None);
     };
     let length = text.encode_utf16().count();
     if length > MAX_EXPRESSION_LENGTH {
@@ -332,6 +331,9 @@ fn expression_filter(req: &Request, keys: &[PartitionKey]) -> Result<Option<Filt
              satisfy constraint: Member must have length less than or equal to \
              {MAX_EXPRESSION_LENGTH}"
         )));
+    }
+    if text.trim().is_empty() {
+        return Ok(None);
     }
     Filter::compile(text, keys)
         .map(Some)

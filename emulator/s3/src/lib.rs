@@ -265,7 +265,8 @@ fn method_not_allowed(method: &http::Method) -> http::Response<s3s::Body> {
 }
 
 /// PutBucketNotificationConfiguration: `PUT /{bucket}?notification` (path or virtual-host
-/// style), with a plain XML body (SDKs never send this one `aws-chunked`).
+/// style) with a plain XML body. SDKs never send this operation `aws-chunked`; a body that is
+/// (its raw bytes are chunk-framed, not XML) is left to s3s and skips the strict check.
 fn is_put_notification(request: &http::Request<s3s::Body>) -> bool {
     let chunked = request
         .headers()
