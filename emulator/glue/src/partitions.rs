@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::errors::GlueError;
 use crate::expression::Filter;
 use crate::protocol::{paginate, string_list, Request};
-use crate::state::{now_epoch_seconds, Partition, Table};
+use crate::state::{now_epoch_seconds, Partition, PartitionKey, Table};
 use crate::Glue;
 
 /// "PartitionInputList ... Maximum number of 100 items."
@@ -281,14 +281,7 @@ pub(crate) fn get_partitions(glue: &Glue, req: &Request) -> Result<Value, GlueEr
     let catalog = glue.catalog();
     let database = catalog.database(db)?;
     let table = catalog.table(db, table_name)?;
-    let filter = match req.optional_str("Expression")? {
-        Some(text) if !text.trim().is_empty() => {
-            Some(Filter::compile(text, &table.partition_keys).map_err(|e| {
-                GlueError::InvalidInput(format!("Unsupported expression '{text}': {e}"))
-            })?)
-        }
-        _ => None,
-    };
+    let filter = expression_filter(req, &table.partition_keys)?;
     let (partitions, token) = paginate(
         &table.partitions,
         after.as_ref(),
@@ -317,6 +310,34 @@ pub(crate) fn get_partitions(glue: &Glue, req: &Request) -> Result<Value, GlueEr
         out["NextToken"] = Value::String(token);
     }
     Ok(out)
+}
+
+/// Longest `Expression` Glue accepts: the member is a `PredicateString`, "Length Constraints:
+/// Minimum length of 0. Maximum length of 2048."
+/// (https://docs.aws.amazon.com/glue/latest/webapi/API_GetPartitions.html). Like every modelled
+/// constraint, a violation is a `ValidationException`. Lengths count UTF-16 units, as AWS's
+/// Java validators do.
+const MAX_EXPRESSION_LENGTH: usize = 2048;
+
+/// The compiled `Expression` filter, if the request has a non-blank one.
+fn expression_filter(req: &Request, keys: &[PartitionKey]) -> Result<Option<Filter>, GlueError> {
+    let Some(text) = req.optional_str("Expression")? else {
+        return Ok(None);
+    };
+    let length = text.encode_utf16().count();
+    if length > MAX_EXPRESSION_LENGTH {
+        return Err(GlueError::Validation(format!(
+            "1 validation error detected: Value with length {length} at 'expression' failed to \
+             satisfy constraint: Member must have length less than or equal to \
+             {MAX_EXPRESSION_LENGTH}"
+        )));
+    }
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    Filter::compile(text, keys)
+        .map(Some)
+        .map_err(|e| GlueError::InvalidInput(format!("Unsupported expression '{text}': {e}")))
 }
 
 fn req_bool(req: &Request, field: &str) -> Result<Option<bool>, GlueError> {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use serde_json::json;
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::logs::{self, LogContext};
 use crate::runtime_api::{Invocation, RuntimeApi, RuntimeReply, Signal};
@@ -94,7 +94,7 @@ pub struct InvocationResult {
 /// A started runtime process with its Runtime API.
 pub struct Instance {
     pub id: u64,
-    child: Child,
+    process: Process,
     invocations: mpsc::Sender<Invocation>,
     signals: mpsc::UnboundedReceiver<Signal>,
     _api: RuntimeApi,
@@ -145,7 +145,7 @@ impl Instance {
         }
         Ok(Self {
             id,
-            child,
+            process: Process::watch(child),
             invocations: invocations_tx,
             signals: signals_rx,
             _api: api,
@@ -161,7 +161,7 @@ impl Instance {
 
     /// Whether the process is still running (an idle one may have died since its last use).
     pub fn is_alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.process.is_alive()
     }
 
     /// Runs one invocation. Returns the result and whether the environment can be reused.
@@ -182,7 +182,7 @@ impl Instance {
         let started = Instant::now();
         let outcome = self.run(spec, &request_id, payload, started).await;
         let duration = started.elapsed();
-        let max_memory_mb = self.child.id().and_then(max_memory_used_mb);
+        let max_memory_mb = self.process.live_pid().and_then(max_memory_used_mb);
         let (mut result, reusable) = self
             .settle(spec, &request_id, outcome, duration, init_duration)
             .await;
@@ -262,7 +262,7 @@ impl Instance {
                     // The runtime asked for the next event without answering this one.
                     Err(_) => Err(FailureKind::Function("Runtime.InvalidNext".into()).into()),
                 },
-                status = self.child.wait() => return Err(FailureKind::Crash(describe_exit(status)).into()),
+                status = self.process.exited() => return Err(FailureKind::Crash(status).into()),
                 Some(signal) = self.signals.recv() => {
                     if let Signal::InitError { error_type, body } = signal {
                         return Err(FailureWithBody(FailureKind::InitError(error_type), body));
@@ -328,8 +328,7 @@ impl Instance {
                 }
                 None => Err(FailureKind::Crash("the runtime API listener is gone".into()).into()),
             },
-            status = self.child.wait() => {
-                let status = describe_exit(status);
+            status = self.process.exited() => {
                 self.log.line(&format!("INIT_REPORT Status: error\tRuntime exited: {status}"));
                 Err(FailureKind::Crash(status).into())
             }
@@ -343,10 +342,68 @@ impl Instance {
         }
     }
 
-    /// Kills the process and reaps it.
+    /// Kills the process and waits until it is reaped.
     pub async fn kill(&mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
+        self.process.kill().await;
+    }
+}
+
+/// The OS process of an environment, owned by a watcher task that reaps it the moment it exits.
+/// Without one, a process killed from outside while its environment sat idle stayed a zombie
+/// until the next invocation polled it. The watcher also kills the process on request, and when
+/// the `Process` is dropped (the kill channel closes), as `kill_on_drop` did.
+struct Process {
+    pid: Option<u32>,
+    /// `Some(description)` once the process exited and was reaped.
+    exit: watch::Receiver<Option<String>>,
+    kill: Option<oneshot::Sender<()>>,
+}
+
+impl Process {
+    fn watch(mut child: Child) -> Self {
+        let pid = child.id();
+        let (exit_tx, exit) = watch::channel(None);
+        let (kill, kill_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status,
+                // A kill request, or the `Process` was dropped.
+                _ = kill_rx => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            let _ = exit_tx.send(Some(describe_exit(status)));
+        });
+        Self {
+            pid,
+            exit,
+            kill: Some(kill),
+        }
+    }
+
+    fn is_alive(&self) -> bool {
+        self.exit.borrow().is_none()
+    }
+
+    /// The pid while the process runs (a reaped pid may already belong to another process).
+    fn live_pid(&self) -> Option<u32> {
+        self.pid.filter(|_| self.is_alive())
+    }
+
+    /// Waits for the exit and describes it.
+    async fn exited(&mut self) -> String {
+        match self.exit.wait_for(Option::is_some).await {
+            Ok(exit) => exit.clone().unwrap_or_default(),
+            Err(_) => "unknown exit (the process watcher is gone)".to_owned(),
+        }
+    }
+
+    async fn kill(&mut self) {
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
+        self.exited().await;
     }
 }
 

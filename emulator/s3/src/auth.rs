@@ -11,7 +11,14 @@
 //!    `test`/`test`), so any access key signed with secret `test` is accepted.
 //!
 //! A request signed with some other secret fails with `SignatureDoesNotMatch`, which is what
-//! S3 answers too. Unsigned (anonymous) requests are allowed: there are no bucket policies here.
+//! S3 answers too.
+//!
+//! Unsigned (anonymous) requests — no `Authorization` header, no presigned `X-Amz-*` query, no
+//! signed POST policy — are refused with `AccessDenied` (403), as S3 refuses them for a private
+//! bucket (every bucket here is private: there are no bucket policies or ACLs). Code that forgets
+//! to sign therefore fails here as it would in AWS. What is verified: a SigV4 (or SigV2)
+//! signature is present and matches the request under the secret chosen above; the access key
+//! itself is not checked against any account.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -75,13 +82,20 @@ impl S3Auth for EmulatorAuth {
     }
 }
 
-/// Allows every request, signed or anonymous (s3s denies anonymous ones by default once an
-/// auth provider is set).
-pub struct AllowAll;
+/// Allows every signed request and refuses anonymous ones. s3s calls this after it verified the
+/// signature; `credentials()` is `None` exactly when the request carried none.
+pub struct SignedOnly;
 
 #[async_trait::async_trait]
-impl S3Access for AllowAll {
-    async fn check(&self, _cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        Ok(())
+impl S3Access for SignedOnly {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        match cx.credentials() {
+            Some(_) => Ok(()),
+            None => Err(s3s::S3Error::with_message(
+                s3s::S3ErrorCode::AccessDenied,
+                "Access Denied: the request is not signed (no Authorization header or presigned \
+                 query); sign it with SigV4, as S3 requires for a private bucket",
+            )),
+        }
     }
 }

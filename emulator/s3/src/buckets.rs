@@ -10,9 +10,9 @@ use s3s::dto::{
 };
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::errors::no_such_bucket;
+use crate::errors::{malformed_xml, no_such_bucket};
 use crate::state::DeleteBucketError;
-use crate::{notifications, Inner};
+use crate::{notification_schema, notifications, Inner, NotificationBody};
 
 /// The canonical user id every bucket and object of this single-account emulator belongs to.
 pub const OWNER_ID: &str = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a";
@@ -137,6 +137,13 @@ pub(crate) async fn put_bucket_notification_configuration(
         .store
         .bucket(&input.bucket)
         .ok_or_else(|| no_such_bucket(&input.bucket))?;
+    // s3s skipped any element it does not know; S3 rejects the body instead (see the module).
+    if let Some(NotificationBody(raw)) = req.extensions.get::<NotificationBody>() {
+        raw.as_ref()
+            .map_err(Clone::clone)
+            .and_then(|xml| notification_schema::check(xml))
+            .map_err(malformed_xml)?;
+    }
     if input
         .notification_configuration
         .event_bridge_configuration

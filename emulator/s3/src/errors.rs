@@ -32,6 +32,17 @@ pub fn invalid_request(message: impl Into<String>) -> S3Error {
     S3Error::with_message(S3ErrorCode::InvalidRequest, message.into())
 }
 
+/// The body is not well-formed XML or does not follow S3's schema for the operation.
+pub fn malformed_xml(reason: impl std::fmt::Display) -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::MalformedXML,
+        format!(
+            "The XML you provided was not well-formed or did not validate against our published \
+             schema: {reason}"
+        ),
+    )
+}
+
 /// A fresh request id in S3's shape (16 upper-case hex characters).
 pub fn new_request_id() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();

@@ -117,7 +117,7 @@ fn max_keys(requested: Option<i32>) -> S3Result<usize> {
     }
 }
 
-fn url_mode(encoding: Option<&EncodingType>) -> S3Result<bool> {
+pub(crate) fn url_mode(encoding: Option<&EncodingType>) -> S3Result<bool> {
     match encoding.map(EncodingType::as_str) {
         None => Ok(false),
         Some(e) if e.eq_ignore_ascii_case(EncodingType::URL) => Ok(true),
@@ -127,7 +127,7 @@ fn url_mode(encoding: Option<&EncodingType>) -> S3Result<bool> {
     }
 }
 
-fn encoder(url: bool) -> impl Fn(String) -> String {
+pub(crate) fn encoder(url: bool) -> impl Fn(String) -> String {
     move |s| {
         if url {
             utf8_percent_encode(&s, URL_ENCODE_SET).to_string()

@@ -32,6 +32,27 @@ use crate::{buckets, Inner};
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 const MAX_PART_NUMBER: i32 = 10_000;
 
+/// A fresh upload id whose text order is creation order: 16 hex digits of a strictly
+/// increasing clock (nanoseconds since the epoch, bumped past the previous id), then 16 random
+/// hex digits. ListMultipartUploads orders a key's uploads by initiation time and compares
+/// `upload-id-marker` as text; with these ids both orders agree, so paging never skips one.
+fn new_upload_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or_default();
+    let stamp = now.max(previous + 1);
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{stamp:016x}{}", &random[..16])
+}
+
 pub(crate) async fn create_multipart_upload(
     inner: &Inner,
     req: S3Request<CreateMultipartUploadInput>,
@@ -43,7 +64,7 @@ pub(crate) async fn create_multipart_upload(
         Some(t) => t.eq_ignore_ascii_case("FULL_OBJECT"),
         None => algorithm.is_some_and(ChecksumAlgo::default_full_object),
     };
-    let upload_id = uuid::Uuid::new_v4().simple().to_string();
+    let upload_id = new_upload_id();
     bucket.insert_upload(
         &upload_id,
         Upload {
@@ -59,6 +80,7 @@ pub(crate) async fn create_multipart_upload(
             checksum_algorithm: algorithm,
             checksum_full_object: full_object,
             parts: Default::default(),
+            initiated: SystemTime::now(),
         },
     );
     Ok(S3Response::new(CreateMultipartUploadOutput {

@@ -12,15 +12,16 @@ use s3s::dto::{
     DeleteObjectsOutput, GetBucketLocationInput, GetBucketLocationOutput,
     GetBucketNotificationConfigurationInput, GetBucketNotificationConfigurationOutput,
     GetObjectInput, GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput,
-    HeadObjectOutput, ListBucketsInput, ListBucketsOutput, ListObjectsInput, ListObjectsOutput,
-    ListObjectsV2Input, ListObjectsV2Output, ListPartsInput, ListPartsOutput,
-    PutBucketNotificationConfigurationInput, PutBucketNotificationConfigurationOutput,
-    PutObjectInput, PutObjectOutput, UploadPartInput, UploadPartOutput,
+    HeadObjectOutput, ListBucketsInput, ListBucketsOutput, ListMultipartUploadsInput,
+    ListMultipartUploadsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input,
+    ListObjectsV2Output, ListPartsInput, ListPartsOutput, PutBucketNotificationConfigurationInput,
+    PutBucketNotificationConfigurationOutput, PutObjectInput, PutObjectOutput, UploadPartInput,
+    UploadPartOutput,
 };
 use s3s::{S3Request, S3Response, S3Result, S3};
 
 use crate::errors::{new_request_id, request_headers, with_request_id};
-use crate::{buckets, list, multipart, objects, Inner};
+use crate::{buckets, list, multipart, multipart_list, objects, Inner};
 
 pub(crate) struct EmulatorS3 {
     pub inner: Arc<Inner>,
@@ -212,5 +213,16 @@ impl S3 for EmulatorS3 {
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let rid = new_request_id();
         respond(&rid, multipart::list_parts(&self.inner, req).await)
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let rid = new_request_id();
+        respond(
+            &rid,
+            multipart_list::list_multipart_uploads(&self.inner, req).await,
+        )
     }
 }

@@ -30,6 +30,9 @@ pub enum Target {
     Athena(String),
     /// Form POST that still needs its body read to know if it is SQS's query protocol.
     MaybeSqsQuery,
+    /// A JSON-protocol request naming no service of this server (unknown or missing
+    /// `X-Amz-Target`); the string says why.
+    UnknownJson(String),
     S3,
 }
 
@@ -45,15 +48,54 @@ pub fn classify(method: &Method, headers: &HeaderMap) -> Target {
         if let Some(op) = target.strip_prefix("AmazonAthena.") {
             return Target::Athena(op.to_owned());
         }
+        return Target::UnknownJson(format!(
+            "X-Amz-Target '{target}' names no operation of this server: it serves AmazonSQS.*, \
+             AWSGlue.* and AmazonAthena.* (and S3 and Lambda over REST)"
+        ));
     }
-    let is_form = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if method == Method::POST && is_form {
+        .unwrap_or_default();
+    if content_type.starts_with("application/x-amz-json") {
+        return Target::UnknownJson(
+            "A JSON-protocol request needs an X-Amz-Target header naming the operation \
+             (AmazonSQS.<Op>, AWSGlue.<Op> or AmazonAthena.<Op>)"
+                .to_owned(),
+        );
+    }
+    if method == Method::POST && content_type.starts_with("application/x-www-form-urlencoded") {
         return Target::MaybeSqsQuery;
     }
     Target::S3
+}
+
+/// A form POST without `Action` to `/` or to a queue URL's path (`/<account>/<queue>`) is
+/// aimed at SQS's query protocol (S3's browser POST is `multipart/form-data`), so SQS answers
+/// it, in its own shape; elsewhere it stays S3's.
+fn is_sqs_query_path(path: &str) -> bool {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some(""), None, None) => true,
+        (Some(account), Some(queue), None) => {
+            !account.is_empty() && account.bytes().all(|b| b.is_ascii_digit()) && !queue.is_empty()
+        }
+        _ => false,
+    }
+}
+
+/// The JSON protocols' answer to a request that names no operation here.
+fn unknown_json_operation(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amzn-errortype", "UnknownOperationException"),
+        ],
+        serde_json::json!({ "__type": "UnknownOperationException", "message": message })
+            .to_string(),
+    )
+        .into_response()
 }
 
 pub fn router(services: Services) -> Router {
@@ -109,6 +151,11 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
                         let req = http::Request::from_parts(parts, bytes);
                         ("sqs", action, services.sqs.handle(req).await)
                     }
+                    None if is_sqs_query_path(&path) => {
+                        let req = http::Request::from_parts(parts, bytes);
+                        let response = services.sqs.handle(req).await;
+                        ("sqs", "(no Action)".to_owned(), response)
+                    }
                     None => {
                         let req = http::Request::from_parts(parts, Body::from(bytes));
                         ("s3", format!("{method} {path}"), s3(&services, req).await)
@@ -117,6 +164,11 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
                 Err(response) => ("unknown", "form".to_owned(), response),
             }
         }
+        Target::UnknownJson(message) => (
+            "unknown",
+            format!("{method} {path}"),
+            unknown_json_operation(&message),
+        ),
         Target::S3 => (
             "s3",
             format!("{method} {path}"),
@@ -249,5 +301,24 @@ mod tests {
             Some("ListQueues")
         );
         assert_eq!(form_action(b"a=b"), None);
+    }
+
+    #[test]
+    fn json_requests_naming_no_service_here_are_unknown() {
+        let h = headers(&[("x-amz-target", "DynamoDB_20120810.GetItem")]);
+        assert!(matches!(
+            classify(&Method::POST, &h),
+            Target::UnknownJson(_)
+        ));
+        let h = headers(&[("content-type", "application/x-amz-json-1.0")]);
+        assert!(matches!(
+            classify(&Method::POST, &h),
+            Target::UnknownJson(_)
+        ));
+        assert!(is_sqs_query_path("/"));
+        assert!(is_sqs_query_path("/000000000000/incoming"));
+        assert!(!is_sqs_query_path("/bucket"));
+        assert!(!is_sqs_query_path("/bucket/key"));
+        assert!(!is_sqs_query_path("/1/q/x"));
     }
 }

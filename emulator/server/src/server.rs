@@ -57,7 +57,7 @@ pub struct Services {
     pub region: String,
     pub account_id: String,
     pub s3: S3Emulator,
-    pub s3_service: s3s::service::S3Service,
+    pub s3_service: emulator_s3::S3HttpService,
     pub sqs: Sqs,
     pub glue: Glue,
     pub lambda: Lambda,

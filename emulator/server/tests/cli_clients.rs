@@ -140,3 +140,98 @@ async fn boto3_drives_s3_sqs_and_glue() {
     );
     server.shutdown().await.unwrap();
 }
+
+/// Issue 11: an upload abandoned by a killed writer shows in `aws s3api list-multipart-uploads`
+/// (the CLI pages with its own markers: --max-items/--page-size) and can be aborted.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_cli_lists_and_aborts_abandoned_multipart_uploads() {
+    if !common::require_tool("aws", "pip install awscli") {
+        return;
+    }
+    let server = common::start_pipeline().await;
+    let url = server.endpoint_url();
+    let bucket = common::config().resources.analytics_bucket.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut started = Vec::new();
+        for key in ["tmp/a.parquet", "tmp/b.parquet", "tmp/c.parquet", "other/d"] {
+            let out = aws(
+                &url,
+                &[
+                    "s3api",
+                    "create-multipart-upload",
+                    "--bucket",
+                    &bucket,
+                    "--key",
+                    key,
+                ],
+            );
+            let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+            started.push((key, out["UploadId"].as_str().unwrap().to_owned()));
+        }
+        // --page-size 1 makes the CLI follow NextKeyMarker/NextUploadIdMarker page by page.
+        let listed = aws(
+            &url,
+            &[
+                "s3api",
+                "list-multipart-uploads",
+                "--bucket",
+                &bucket,
+                "--prefix",
+                "tmp/",
+                "--page-size",
+                "1",
+            ],
+        );
+        let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        let uploads: Vec<(String, String)> = listed["Uploads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                (
+                    u["Key"].as_str().unwrap().to_owned(),
+                    u["UploadId"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = started[..3]
+            .iter()
+            .map(|(k, id)| (k.to_string(), id.clone()))
+            .collect();
+        assert_eq!(uploads, expected);
+        for (key, id) in &started {
+            aws(
+                &url,
+                &[
+                    "s3api",
+                    "abort-multipart-upload",
+                    "--bucket",
+                    &bucket,
+                    "--key",
+                    key,
+                    "--upload-id",
+                    id,
+                ],
+            );
+        }
+        let after = aws(
+            &url,
+            &["s3api", "list-multipart-uploads", "--bucket", &bucket],
+        );
+        let after: serde_json::Value = serde_json::from_str(if after.trim().is_empty() {
+            "{}"
+        } else {
+            &after
+        })
+        .unwrap();
+        assert!(
+            after
+                .get("Uploads")
+                .is_none_or(|u| u.as_array().is_some_and(Vec::is_empty)),
+            "{after}"
+        );
+    })
+    .await
+    .unwrap();
+    server.shutdown().await.unwrap();
+}

@@ -214,3 +214,65 @@ async fn raw_http(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> String
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// Issue 11: garbage POSTed to `/` got s3s's 501. A request that is no known operation gets a
+/// 4xx in the error shape of the service it was aimed at, and the server keeps serving.
+#[tokio::test]
+async fn requests_that_are_no_operation_get_4xx_in_their_service_shape() {
+    let server = common::start_pipeline().await;
+    let addr = server.addr;
+    let post = |headers: &str, body: &[u8]| {
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let body = body.to_vec();
+        async move { raw_http(addr, &head, &body).await }
+    };
+    let garbage: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    // No header says which service: S3 is the fallback, and POST / is none of its operations.
+    let reply = post("", &garbage).await;
+    assert!(reply.starts_with("HTTP/1.1 405"), "{reply}");
+    assert!(reply.contains("<Code>MethodNotAllowed</Code>"), "{reply}");
+    assert!(
+        reply.contains("X-Amz-Target"),
+        "says what is missing: {reply}"
+    );
+    // A JSON-protocol request for a service this server does not have.
+    let reply = post(
+        "X-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Type: application/x-amz-json-1.0\r\n",
+        b"{}",
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("UnknownOperationException"), "{reply}");
+    // A JSON-protocol body with no X-Amz-Target at all.
+    let reply = post("Content-Type: application/x-amz-json-1.1\r\n", &garbage).await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("UnknownOperationException"), "{reply}");
+    // Known services, unknown operations: each in its own shape.
+    let reply = post(
+        "X-Amz-Target: AWSGlue.DropEverything\r\nContent-Type: application/x-amz-json-1.1\r\n",
+        b"{}",
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("UnknownOperationException"), "{reply}");
+    // A query-protocol form with no Action is SQS's, answered in SQS's query XML.
+    let reply = post(
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        b"QueueName=x&garbage=%FF",
+    )
+    .await;
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("<ErrorResponse"), "{reply}");
+    assert!(reply.contains("Action"), "{reply}");
+    let health = raw_http(
+        addr,
+        "GET /_emulator/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        &[],
+    )
+    .await;
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    server.shutdown().await.unwrap();
+}

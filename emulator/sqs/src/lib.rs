@@ -63,6 +63,9 @@ pub struct Sqs {
 pub(crate) struct SqsInner {
     pub(crate) registry: Registry,
     pub(crate) in_flight_limit: AtomicUsize,
+    /// Long polls waiting now, and how many may wait at once (see [`messages::LongPollSlot`]).
+    pub(crate) long_polls: AtomicUsize,
+    pub(crate) long_poll_limit: AtomicUsize,
     pub(crate) move_tasks: move_tasks::MoveTasks,
 }
 
@@ -87,9 +90,17 @@ impl Sqs {
             inner: Arc::new(SqsInner {
                 registry: Registry::new(region.into(), account_id.into()),
                 in_flight_limit: AtomicUsize::new(state::DEFAULT_IN_FLIGHT_LIMIT),
+                long_polls: AtomicUsize::new(0),
+                long_poll_limit: AtomicUsize::new(state::DEFAULT_LONG_POLL_LIMIT),
                 move_tasks: move_tasks::MoveTasks::default(),
             }),
         }
+    }
+
+    /// Overrides how many long polls may wait at once (default
+    /// [`state::DEFAULT_LONG_POLL_LIMIT`]); more are answered as short polls.
+    pub fn set_long_poll_limit(&self, limit: usize) {
+        self.inner.long_poll_limit.store(limit, Ordering::Relaxed);
     }
 
     /// Overrides the in-flight limit per queue (default 120,000, as AWS), e.g. to exercise

@@ -185,6 +185,8 @@ pub async fn receive_core(
     wait: Duration,
     visibility: Option<Duration>,
 ) -> Result<Vec<Delivered>, SqsError> {
+    let slot = (!wait.is_zero()).then(|| LongPollSlot::take(sqs)).flatten();
+    let wait = if slot.is_some() { wait } else { Duration::ZERO };
     let deadline = Instant::now() + wait;
     loop {
         // Register interest before looking, so a send between the look and the wait wakes us.
@@ -205,6 +207,34 @@ pub async fn receive_core(
             _ = &mut notified => {}
             _ = tokio::time::sleep_until(wake_at) => {}
         }
+    }
+}
+
+/// A place among the long polls allowed to wait at once ([`crate::state::DEFAULT_LONG_POLL_LIMIT`]),
+/// given back when the poll ends or its request is dropped. A poll that finds no place is
+/// answered as a short poll: it returns at once with what is there, possibly nothing, which is
+/// an answer SQS gives too and every consumer loops on; an error would fail clients AWS serves.
+pub(crate) struct LongPollSlot<'a> {
+    count: &'a std::sync::atomic::AtomicUsize,
+}
+
+impl<'a> LongPollSlot<'a> {
+    fn take(sqs: &'a Sqs) -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        let limit = sqs.inner.long_poll_limit.load(Ordering::Relaxed);
+        let count = &sqs.inner.long_polls;
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| LongPollSlot { count })
+    }
+}
+
+impl Drop for LongPollSlot<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 

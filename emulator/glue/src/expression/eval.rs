@@ -20,8 +20,9 @@ pub struct Filter {
 
 #[derive(Debug, Clone)]
 enum Node {
-    Or(Box<Node>, Box<Node>),
-    And(Box<Node>, Box<Node>),
+    /// Flat like [`Expr::Or`], so the depth of this tree is the expression's nesting depth.
+    Or(Vec<Node>),
+    And(Vec<Node>),
     Not(Box<Node>),
     Compare(Slot, CompareOp, Slot),
     In(Slot, Vec<Slot>),
@@ -138,8 +139,8 @@ fn bind_operands(
 
 fn bind(expr: &Expr, keys: &[PartitionKey]) -> Result<Node, ExpressionError> {
     Ok(match expr {
-        Expr::Or(a, b) => Node::Or(Box::new(bind(a, keys)?), Box::new(bind(b, keys)?)),
-        Expr::And(a, b) => Node::And(Box::new(bind(a, keys)?), Box::new(bind(b, keys)?)),
+        Expr::Or(terms) => Node::Or(bind_all(terms, keys)?),
+        Expr::And(terms) => Node::And(bind_all(terms, keys)?),
         Expr::Not(inner) => Node::Not(Box::new(bind(inner, keys)?)),
         Expr::Compare { left, op, right } => {
             let mut slots = bind_operands(&[left, right], keys)?.into_iter();
@@ -195,6 +196,10 @@ fn bind(expr: &Expr, keys: &[PartitionKey]) -> Result<Node, ExpressionError> {
     })
 }
 
+fn bind_all(terms: &[Expr], keys: &[PartitionKey]) -> Result<Vec<Node>, ExpressionError> {
+    terms.iter().map(|term| bind(term, keys)).collect()
+}
+
 fn negate_if(negated: bool, node: Node) -> Node {
     if negated {
         Node::Not(Box::new(node))
@@ -235,16 +240,8 @@ fn like_regex(pattern: &str, escape: Option<char>) -> Result<Regex, ExpressionEr
 /// three-valued logic treats as not matching.
 fn eval(node: &Node, values: &[String]) -> Option<bool> {
     match node {
-        Node::Or(a, b) => match (eval(a, values), eval(b, values)) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (Some(false), Some(false)) => Some(false),
-            _ => None,
-        },
-        Node::And(a, b) => match (eval(a, values), eval(b, values)) {
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (Some(true), Some(true)) => Some(true),
-            _ => None,
-        },
+        Node::Or(terms) => any_or_all(terms, values, true),
+        Node::And(terms) => any_or_all(terms, values, false),
         Node::Not(inner) => eval(inner, values).map(|b| !b),
         Node::Constant(b) => Some(*b),
         Node::Compare(left, op, right) => {
@@ -288,6 +285,24 @@ fn eval(node: &Node, values: &[String]) -> Option<bool> {
             };
             Some(regex.is_match(&text))
         }
+    }
+}
+
+/// Three-valued OR (`decisive` = true) or AND (`decisive` = false) over `terms`: the first term
+/// equal to `decisive` decides; otherwise any unknown term makes the result unknown.
+fn any_or_all(terms: &[Node], values: &[String], decisive: bool) -> Option<bool> {
+    let mut unknown = false;
+    for term in terms {
+        match eval(term, values) {
+            Some(b) if b == decisive => return Some(decisive),
+            Some(_) => {}
+            None => unknown = true,
+        }
+    }
+    if unknown {
+        None
+    } else {
+        Some(!decisive)
     }
 }
 

@@ -27,8 +27,12 @@ pub use parser::parse;
 /// A parsed filter expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
-    Or(Box<Expr>, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
+    /// Two or more alternatives. A chain `a OR b OR c` is one flat node, never a nested one, so
+    /// the tree's depth grows only with parentheses and NOT (bounded by the parser), not with
+    /// the chain's length: binding, evaluating and dropping recurse no deeper than that.
+    Or(Vec<Expr>),
+    /// Two or more conjuncts, flat like [`Expr::Or`].
+    And(Vec<Expr>),
     Not(Box<Expr>),
     Compare {
         left: Operand,

@@ -41,8 +41,18 @@ pub fn parse(text: &str) -> Result<Expr, ExpressionError> {
     Ok(expr)
 }
 
-/// Deepest nesting of parentheses/NOT accepted; bounds the recursion so hostile input cannot
-/// overflow the stack.
+/// One term stays itself; two or more become a `chain` node.
+fn flatten(mut terms: Vec<Expr>, chain: fn(Vec<Expr>) -> Expr) -> Expr {
+    if terms.len() == 1 {
+        terms.remove(0)
+    } else {
+        chain(terms)
+    }
+}
+
+/// Deepest nesting of parentheses/NOT accepted; bounds the recursion (here, and in binding,
+/// evaluating and dropping the tree, whose depth is at most about twice this because AND/OR
+/// chains are flat) so hostile input cannot overflow the stack.
 const MAX_DEPTH: usize = 64;
 
 struct Parser {
@@ -105,22 +115,22 @@ impl Parser {
         }
     }
 
+    /// A chain of ORs becomes one flat node (see [`Expr::Or`]): a long chain loops here instead
+    /// of nesting, so no chain length can overflow the stack anywhere downstream.
     fn or(&mut self) -> Result<Expr, ExpressionError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.eat_keyword(Keyword::Or) {
-            let right = self.and()?;
-            left = Expr::Or(Box::new(left), Box::new(right));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(flatten(terms, Expr::Or))
     }
 
     fn and(&mut self) -> Result<Expr, ExpressionError> {
-        let mut left = self.not()?;
+        let mut terms = vec![self.not()?];
         while self.eat_keyword(Keyword::And) {
-            let right = self.not()?;
-            left = Expr::And(Box::new(left), Box::new(right));
+            terms.push(self.not()?);
         }
-        Ok(left)
+        Ok(flatten(terms, Expr::And))
     }
 
     fn not(&mut self) -> Result<Expr, ExpressionError> {

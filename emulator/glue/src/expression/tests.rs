@@ -48,14 +48,20 @@ fn parses_comparison_into_tree() {
 #[test]
 fn and_binds_tighter_than_or_and_not_tighter_than_and() {
     let tree = parse("a = '1' OR b = '2' AND NOT c = '3'").unwrap();
-    let Expr::Or(left, right) = tree else {
+    let Expr::Or(terms) = tree else {
         panic!("OR must be the root: {tree:?}")
     };
-    assert!(matches!(*left, Expr::Compare { .. }));
-    let Expr::And(_, negated) = *right else {
+    let [left, right] = &terms[..] else {
+        panic!("two OR terms: {terms:?}")
+    };
+    assert!(matches!(left, Expr::Compare { .. }));
+    let Expr::And(conjuncts) = right else {
         panic!("AND under OR")
     };
-    assert!(matches!(*negated, Expr::Not(_)));
+    assert!(matches!(
+        conjuncts[..],
+        [Expr::Compare { .. }, Expr::Not(_)]
+    ));
 }
 
 #[test]
@@ -256,4 +262,41 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     assert!(error_of(&nots, &k).contains("deeper than"));
     let fine = format!("{}year = '1'{}", "(".repeat(30), ")".repeat(30));
     assert!(matches(&fine, &k, &["1", "01", "01"]));
+}
+
+/// Runs `work` on a thread with a small stack, so a recursion that grows with the input fails
+/// here instead of passing on a big default stack.
+fn on_small_stack(work: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(work)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn long_flat_chains_parse_evaluate_and_drop_without_deep_recursion() {
+    on_small_stack(|| {
+        let k = date_keys();
+        let ors = vec!["year = '1'"; 100_000].join(" OR ") + " OR day = '15'";
+        assert!(matches(&ors, &k, &["2024", "03", "15"]));
+        assert!(!matches(&ors, &k, &["2024", "03", "16"]));
+        let ands = vec!["year = '2024'"; 100_000].join(" AND ") + " AND day = '15'";
+        assert!(matches(&ands, &k, &["2024", "03", "15"]));
+        assert!(!matches(&ands, &k, &["2024", "03", "16"]));
+        // Parse trees are dropped too (the filter above was dropped inside `matches`).
+        drop(parse(&ors).unwrap());
+        let mixed = vec!["year = '1' AND day = '2'"; 50_000].join(" OR ");
+        assert!(!matches(&mixed, &k, &["1", "01", "01"]));
+    });
+}
+
+#[test]
+fn deepest_allowed_nesting_runs_on_a_small_stack() {
+    on_small_stack(|| {
+        let k = date_keys();
+        let e = format!("{}year = '1'{}", "(NOT (".repeat(21), "))".repeat(21));
+        assert!(matches(&e, &k, &["2", "01", "01"]));
+    });
 }

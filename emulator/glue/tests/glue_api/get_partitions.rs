@@ -278,3 +278,66 @@ async fn get_partitions_paging_returns_every_partition_once() {
     assert!(sd.columns().is_empty());
     assert!(sd.location().is_some());
 }
+
+/// `k OP ... OP k` with `count` copies of `term`.
+fn chain(term: &str, op: &str, count: usize) -> String {
+    vec![term; count].join(op)
+}
+
+async fn expression_error(client: &Client, expression: &str) -> (String, String) {
+    let err = client
+        .get_partitions()
+        .database_name("lake")
+        .table_name("events")
+        .expression(expression)
+        .send()
+        .await
+        .expect_err(&format!("{} chars should be rejected", expression.len()));
+    (
+        err.code().unwrap_or_default().to_string(),
+        err.message().unwrap_or_default().to_string(),
+    )
+}
+
+/// Issue 11: a flat chain of 1,500 ORs (or 3,000 ANDs) overflowed the stack and killed the
+/// emulator. Expression is a `PredicateString`, max length 2,048 (GetPartitions API reference,
+/// https://docs.aws.amazon.com/glue/latest/webapi/API_GetPartitions.html, and the service model),
+/// so longer expressions are a `ValidationException`; and the server is still up afterwards.
+#[tokio::test]
+async fn get_partitions_rejects_expressions_over_2048_chars_and_survives_long_chains() {
+    let h = start().await;
+    date_table(&h.client).await;
+    for expression in [
+        chain("year='1'", " OR ", 1_500),
+        chain("year='1'", " AND ", 3_000),
+        format!(
+            "year='2024' AND month='01' AND day='01'{}",
+            " ".repeat(2_048)
+        ),
+    ] {
+        let (code, message) = expression_error(&h.client, &expression).await;
+        assert_eq!(code, "ValidationException", "{message}");
+        assert!(message.contains("2048"), "{message}");
+    }
+    // The worst cases that fit in 2,048 characters: the longest flat chains are served...
+    let ors = chain("day='01'", " OR ", 2_048 / 12);
+    let ands = chain("year='2024'", " AND ", 2_048 / 16);
+    assert!(ors.len() <= 2_048 && ands.len() <= 2_048);
+    let got = all_partitions(&h.client, "lake", "events", Some(&ors), None).await;
+    assert_eq!(got.len(), 12, "12 months x 2 years with day 01");
+    let got = all_partitions(&h.client, "lake", "events", Some(&ands), None).await;
+    assert_eq!(got.len(), 24);
+    // ...and the deepest nestings are a clear InvalidInputException.
+    for deep in [
+        format!("{}year='1'{}", "(".repeat(1_019), ")".repeat(1_019)),
+        format!("{}year='1'", "NOT ".repeat(509)),
+        format!("{}year='1'", "(NOT ".repeat(340)),
+    ] {
+        assert!(deep.len() <= 2_048);
+        let (code, message) = expression_error(&h.client, &deep).await;
+        assert_eq!(code, "InvalidInputException", "{message}");
+        assert!(message.contains("deeper than"), "{message}");
+    }
+    let still_up = all_partitions(&h.client, "lake", "events", Some("year='2024'"), None).await;
+    assert_eq!(still_up.len(), 24);
+}

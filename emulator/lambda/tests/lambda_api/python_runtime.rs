@@ -143,3 +143,55 @@ async fn stdlib_custom_runtime_sees_the_documented_protocol() {
     );
     h.stop().await;
 }
+
+/// The `State:` letter of process `pid` (`Z` for a zombie), or None when it is gone.
+fn process_state(pid: u64) -> Option<char> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("State:"))
+        .and_then(|s| s.trim().chars().next())
+}
+
+/// Issue 11: a function process killed from outside while idle stayed a zombie until the next
+/// invocation looked at it. It is reaped at once, and the next invocation gets a fresh one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_idle_process_is_reaped_at_once() {
+    let h = Harness::start().await;
+    h.lambda
+        .add_function(python_function("raw-kill", &["raw_runtime.py"]))
+        .unwrap();
+    let (error, body) = invoke(&h, "raw-kill", json!({"k": 1})).await;
+    assert_eq!(error, None, "{body}");
+    let pid = body["pid"].as_u64().expect("the runtime reports its pid");
+    assert_eq!(
+        process_state(pid).map(|s| s != 'Z'),
+        Some(true),
+        "alive and idle"
+    );
+    let killed = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    // Gone, or (the pid reused at once) no longer our runtime: either way, reaped.
+    let reaped = || match process_state(pid) {
+        None => true,
+        Some('Z') => false,
+        Some(_) => !std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .unwrap_or_default()
+            .contains("raw_runtime.py"),
+    };
+    while !reaped() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} is still {:?} 2 s after kill -9",
+            process_state(pid)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (error, body) = invoke(&h, "raw-kill", json!({"k": 2})).await;
+    assert_eq!(error, None, "{body}");
+    assert_ne!(body["pid"].as_u64(), Some(pid), "a fresh process");
+}

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use super::{lock, read, write, StoredObject, Upload};
+use super::{lock, read, write, StoredObject, Upload, UploadSummary};
 use crate::notifications::QueueNotification;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -101,6 +101,24 @@ impl Bucket {
 
     pub fn remove_upload(&self, upload_id: &str) -> Option<Upload> {
         lock(&self.uploads).remove(upload_id)
+    }
+
+    /// Every upload in progress whose key starts with `prefix`, sorted by key, then upload id
+    /// (ids sort in creation order, see `multipart::new_upload_id`). Parts are not copied.
+    pub fn uploads_with_prefix(&self, prefix: &str) -> Vec<UploadSummary> {
+        let mut uploads: Vec<UploadSummary> = lock(&self.uploads)
+            .iter()
+            .filter(|(_, upload)| upload.key.starts_with(prefix))
+            .map(|(id, upload)| UploadSummary {
+                upload_id: id.clone(),
+                key: upload.key.clone(),
+                initiated: upload.initiated,
+                checksum_algorithm: upload.checksum_algorithm,
+                checksum_full_object: upload.checksum_full_object,
+            })
+            .collect();
+        uploads.sort_by(|a, b| (&a.key, &a.upload_id).cmp(&(&b.key, &b.upload_id)));
+        uploads
     }
 
     pub fn notifications(&self) -> Vec<QueueNotification> {

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 use std::time::SystemTime;
 
 pub use bucket::{Bucket, DeleteBucketError, WriteCondition, WriteRefused};
-pub use object::{ObjectHeaders, Part, StoredChecksum, StoredObject, Upload};
+pub use object::{ObjectHeaders, Part, StoredChecksum, StoredObject, Upload, UploadSummary};
 
 /// Every bucket of the endpoint, by name.
 #[derive(Default)]

@@ -88,6 +88,18 @@ pub struct Upload {
     pub checksum_algorithm: Option<ChecksumAlgo>,
     pub checksum_full_object: bool,
     pub parts: BTreeMap<i32, Part>,
+    /// When CreateMultipartUpload ran (ListMultipartUploads' `Initiated`).
+    pub initiated: SystemTime,
+}
+
+/// What ListMultipartUploads shows of one upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadSummary {
+    pub upload_id: String,
+    pub key: String,
+    pub initiated: SystemTime,
+    pub checksum_algorithm: Option<ChecksumAlgo>,
+    pub checksum_full_object: bool,
 }
 
 impl Upload {
@@ -158,6 +170,7 @@ mod tests {
             checksum_algorithm: algo,
             checksum_full_object: full_object,
             parts: BTreeMap::new(),
+            initiated: SystemTime::UNIX_EPOCH,
         }
     }
 

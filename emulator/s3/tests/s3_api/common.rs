@@ -11,8 +11,8 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::Client;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use emulator_s3::S3HttpService as S3Service;
 use emulator_s3::{NotificationSink, S3Emulator};
-use s3s::service::S3Service;
 
 /// Collects delivered messages; knows a set of queue ARNs; fails deliveries to `failing` ARNs.
 #[derive(Default)]

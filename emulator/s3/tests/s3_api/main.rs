@@ -3,6 +3,7 @@
 
 mod common;
 
+mod auth;
 mod buckets;
 mod checksums;
 mod conditional_writes;

@@ -314,3 +314,110 @@ async fn composite_crc32_checksum_over_parts() {
     assert_eq!(got.checksum_crc32(), Some(composite.as_str()));
     assert_eq!(body_bytes(got).await.len(), 5 * MIB + 1000);
 }
+
+/// Issue 11: uploads abandoned by a killed writer were invisible. ListMultipartUploads shows
+/// them (prefix, delimiter, key-marker/upload-id-marker paging, max-uploads), so they can be
+/// aborted; completed and aborted uploads leave the list.
+#[tokio::test]
+async fn list_multipart_uploads_finds_abandoned_uploads_and_pages() {
+    let s3 = start().await;
+    let c = &s3.client;
+    s3.emulator.create_bucket("mpu").unwrap();
+    let empty = c
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .send()
+        .await
+        .unwrap();
+    assert!(empty.uploads().is_empty());
+    assert_eq!(empty.is_truncated(), Some(false));
+    let mut started = Vec::new();
+    for key in [
+        "in/a.csv",
+        "in/a.csv",
+        "in/b.csv",
+        "in/sub/c.csv",
+        "out/d.parquet",
+    ] {
+        let out = c
+            .create_multipart_upload()
+            .bucket("mpu")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        started.push((key.to_owned(), out.upload_id().unwrap().to_owned()));
+    }
+    // Page through `in/` two at a time with the SDK's own markers.
+    let mut seen = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    let mut pages = 0;
+    loop {
+        let page = c
+            .list_multipart_uploads()
+            .bucket("mpu")
+            .prefix("in/")
+            .max_uploads(2)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .unwrap();
+        pages += 1;
+        assert_eq!(page.max_uploads(), Some(2));
+        assert!(page.uploads().len() <= 2);
+        for upload in page.uploads() {
+            assert!(upload.initiated().is_some());
+            assert!(upload.initiator().and_then(|i| i.id()).is_some());
+            seen.push((
+                upload.key().unwrap().to_owned(),
+                upload.upload_id().unwrap().to_owned(),
+            ));
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        id_marker = page.next_upload_id_marker().map(str::to_owned);
+    }
+    assert_eq!(pages, 2);
+    // Sorted by key, and a key's uploads in the order they were started.
+    assert_eq!(seen, started[..4].to_vec());
+    // The delimiter groups `in/sub/` into one common prefix.
+    let grouped = c
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .prefix("in/")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grouped.uploads().len(), 3);
+    let prefixes: Vec<_> = grouped
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    assert_eq!(prefixes, ["in/sub/"]);
+    // Aborting every listed upload leaves none.
+    for (key, id) in &started {
+        c.abort_multipart_upload()
+            .bucket("mpu")
+            .key(key)
+            .upload_id(id)
+            .send()
+            .await
+            .unwrap();
+    }
+    let after = c
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .send()
+        .await
+        .unwrap();
+    assert!(after.uploads().is_empty());
+    assert_eq!(
+        code_of(c.list_multipart_uploads().bucket("ghost").send().await),
+        "NoSuchBucket"
+    );
+}

@@ -374,3 +374,103 @@ async fn in_process_configuration_and_failed_delivery() {
         .await
         .unwrap();
 }
+
+type PutNotificationError = aws_sdk_s3::error::SdkError<
+    aws_sdk_s3::operation::put_bucket_notification_configuration::PutBucketNotificationConfigurationError,
+    aws_sdk_s3::config::http::HttpResponse,
+>;
+
+/// Sends PutBucketNotificationConfiguration through the real SDK, with the serialized body
+/// replaced by `xml` before signing: the SDK's builders cannot express a misspelled element.
+async fn put_raw_notification_xml(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    xml: &'static str,
+) -> Result<(), PutNotificationError> {
+    c.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(NotificationConfiguration::builder().build())
+        .customize()
+        .mutate_request(move |request| {
+            for checksum in [
+                "content-md5",
+                "x-amz-checksum-crc32",
+                "x-amz-sdk-checksum-algorithm",
+            ] {
+                request.headers_mut().remove(checksum);
+            }
+            request
+                .headers_mut()
+                .insert("content-length", xml.len().to_string());
+            *request.body_mut() = aws_sdk_s3::primitives::SdkBody::from(xml);
+        })
+        .send()
+        .await
+        .map(|_| ())
+}
+
+/// Issue 11: a misspelled element used to be skipped by the XML parser, so the call returned
+/// 200 and replaced the configuration with an empty one. S3 validates against its schema.
+#[tokio::test]
+async fn schema_invalid_configuration_is_malformed_xml_and_changes_nothing() {
+    let s3 = start().await;
+    let c = &s3.client;
+    s3.emulator.create_bucket("notify").unwrap();
+    s3.sink.add_queue(QUEUE);
+    let config = NotificationConfiguration::builder()
+        .queue_configurations(queue_config(
+            "csv",
+            QUEUE,
+            &["s3:ObjectCreated:*"],
+            None,
+            None,
+        ))
+        .build();
+    c.put_bucket_notification_configuration()
+        .bucket("notify")
+        .notification_configuration(config)
+        .send()
+        .await
+        .unwrap();
+    let misspelled = [
+        // Plural element name: the whole configuration was silently dropped.
+        "<NotificationConfiguration><QueueConfigurations><Queue>arn:aws:sqs:us-east-1:000000000000:incoming</Queue>\
+         <Event>s3:ObjectCreated:*</Event></QueueConfigurations></NotificationConfiguration>",
+        // Unknown child of a QueueConfiguration: the filter was silently dropped.
+        "<NotificationConfiguration><QueueConfiguration><Queue>arn:aws:sqs:us-east-1:000000000000:incoming</Queue>\
+         <Event>s3:ObjectCreated:*</Event><Filters><S3Key><FilterRule><Name>prefix</Name><Value>x/</Value>\
+         </FilterRule></S3Key></Filters></QueueConfiguration></NotificationConfiguration>",
+        "<NotificationConfiguration><QueueConfiguration>",
+    ];
+    for xml in misspelled {
+        let err = put_raw_notification_xml(c, "notify", xml)
+            .await
+            .expect_err(xml);
+        let raw = err.raw_response().expect("an HTTP answer");
+        assert_eq!(raw.status().as_u16(), 400, "{xml}");
+        assert_eq!(code_of::<(), _>(Err(err)), "MalformedXML", "{xml}");
+    }
+    let got = c
+        .get_bucket_notification_configuration()
+        .bucket("notify")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.queue_configurations().len(),
+        1,
+        "configuration unchanged"
+    );
+    assert_eq!(got.queue_configurations()[0].id(), Some("csv"));
+    // A schema-valid body sent the same way still works (the check is not the rewrite).
+    put_raw_notification_xml(c, "notify", "<NotificationConfiguration/>")
+        .await
+        .unwrap();
+    let got = c
+        .get_bucket_notification_configuration()
+        .bucket("notify")
+        .send()
+        .await
+        .unwrap();
+    assert!(got.queue_configurations().is_empty());
+}

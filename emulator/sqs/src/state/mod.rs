@@ -14,6 +14,10 @@ use queue::Queue;
 
 /// Approximate in-flight limit of a standard queue (API_ReceiveMessage, "OverLimit").
 pub const DEFAULT_IN_FLIGHT_LIMIT: usize = 120_000;
+/// Long polls that may wait at once, over all queues. Each holds a connection and a task for
+/// up to 20 s; without a bound, a client opening polls in a loop grows the process without
+/// limit. AWS documents no such limit, so the bound is generous and going over it is no error.
+pub const DEFAULT_LONG_POLL_LIMIT: usize = 10_000;
 
 /// Milliseconds since the Unix epoch, for `SentTimestamp` and friends.
 pub fn epoch_ms() -> u64 {

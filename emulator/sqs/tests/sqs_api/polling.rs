@@ -194,3 +194,64 @@ async fn in_flight_limit_is_over_limit() {
         .is_over_limit());
     assert_eq!(code(result), "OverLimit");
 }
+
+/// Issue 11: long polls waiting at once are bounded; one over the bound is answered as a short
+/// poll (at once), and the bound frees up when a poll ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polls_over_the_bound_are_answered_at_once() {
+    let server = start().await;
+    server.sqs.set_long_poll_limit(1);
+    let client = server.client.clone();
+    let url = server.queue("bounded").await;
+    let waiting = {
+        let (client, url) = (client.clone(), url.clone());
+        tokio::spawn(async move {
+            client
+                .receive_message()
+                .queue_url(&url)
+                .wait_time_seconds(10)
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let over = client
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(10)
+        .send()
+        .await
+        .unwrap();
+    assert!(over.messages().is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    client
+        .send_message()
+        .queue_url(&url)
+        .message_body("wake")
+        .send()
+        .await
+        .unwrap();
+    let woken = waiting.await.unwrap();
+    assert_eq!(
+        woken.messages().len(),
+        1,
+        "the waiting poll got the message"
+    );
+    // Its place is free again: the next long poll waits its full time.
+    let started = std::time::Instant::now();
+    let out = client
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.messages().is_empty());
+    assert!(started.elapsed() >= Duration::from_millis(950));
+}
