@@ -167,3 +167,18 @@ async fn a_failed_dlq_send_reports_the_message_as_failed() {
     let response = h.handle(event).await;
     assert_eq!(failed_ids(&response), vec![id]);
 }
+
+#[tokio::test]
+async fn impossible_partition_date() {
+    // The name matches the sales pattern, but 2024-13-45 is no date: no month=13/day=45 folder.
+    let csv = sales_csv(&["T1,C1,1.00,2024-03-15"]);
+    let reason = rejected_reason("in/sales_data_2024_13_45.csv", csv).await;
+    assert_mentions(
+        &reason,
+        &[
+            "in/sales_data_2024_13_45.csv",
+            "does not give a real date",
+            "month=13: out of range 1..=12",
+        ],
+    );
+}
