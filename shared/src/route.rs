@@ -54,7 +54,15 @@ pub enum RouteError {
         value: String,
         reason: String,
     },
+    #[error("file name {file_name:?} does not give a real date: {reason}")]
+    ImpossibleDate { file_name: String, reason: String },
 }
+
+/// Prefix in the analytics bucket under which the handler keeps the body of a dead-lettered
+/// message too large to go to the DLQ whole (see the handler's `dead_letter` module). The `-`
+/// makes it impossible as a table folder (Glue table names allow no `-`), as for Athena's
+/// `query-results/`; analysts' read access covers table folders only.
+pub const DEAD_LETTER_BODIES_PREFIX: &str = "dead-letter-bodies/";
 
 /// Longest partition value accepted (one S3 key segment; Glue allows longer values, but a key is
 /// at most 1024 bytes in all).
