@@ -222,7 +222,15 @@ impl FailureSink {
                 (letter, Some(stored))
             }
         };
-        let dlq_message_id = self.send(&url, &letter).await?;
+        let dlq_message_id = match self.send(&url, &letter).await {
+            Ok(id) => id,
+            Err(failure) => {
+                // The DLQ's limit may have been lowered since it was read: read it again on the
+                // next attempt rather than retry with a stale size until the receives run out.
+                self.max_sizes.lock().await.remove(&url);
+                return Err(failure);
+            }
+        };
         Ok(DeadLettered {
             dlq_message_id,
             stored_body,

@@ -277,3 +277,39 @@ async fn impossible_partition_date() {
         ],
     );
 }
+
+#[tokio::test]
+async fn a_dlq_size_limit_lowered_after_it_was_read_costs_one_retry_not_the_reason() {
+    let h = Harness::start().await;
+    let arn = format!(
+        "arn:aws:sqs:us-east-1:000000000000:{}",
+        h.config.resources.sqs_queue
+    );
+    // The first dead letter reads (and keeps) the DLQ's 1 MiB limit.
+    h.handle(raw_event("m-first", "not an event", &arn)).await;
+    assert_eq!(h.dead_letters().await.len(), 1);
+    h.clients
+        .sqs
+        .set_queue_attributes()
+        .queue_url(&h.dlq_url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::MaximumMessageSize,
+            "1024",
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = format!("not an event {}", "z".repeat(2000));
+    let event = raw_event("m-second", &body, &arn);
+    // Sent whole against the stale limit: refused, so retried (never dropped) ...
+    let response = h.handle(event.clone()).await;
+    assert_eq!(failed_ids(&response), vec!["m-second".to_string()]);
+    // ... and the next attempt reads the limit again and sends a reference.
+    let response = h.handle(event).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let dead = h.dead_letters().await;
+    assert_eq!(dead.len(), 1);
+    let reference: serde_json::Value = serde_json::from_str(&dead[0].0).unwrap();
+    assert_eq!(reference["dead_letter_body"]["bytes"], body.len());
+    assert_mentions(&dead[0].2, &["m-second", "not a usable S3 event"]);
+}
