@@ -406,7 +406,9 @@ impl CsvValidator {
     }
 
     /// Follows the quoting of the current field over its next bytes; text after a closing quote
-    /// is an error. Skips ahead with `position` so the common case costs little.
+    /// is an error. csv-core hands over about one field per call, so a plain scan is used; on
+    /// 64 MiB of sales rows it took validation from ~0.35 s to ~0.41 s (opt-level 3, one
+    /// noisy run on a shared machine; a `memchr` variant was not measurably better).
     fn track_quotes(&mut self, mut bytes: &[u8]) -> Result<(), CsvError> {
         let (quote, delimiter) = (self.options.quote, self.options.delimiter);
         let ends_field = |b: u8| b == delimiter || b == b'\n' || b == b'\r';
