@@ -225,6 +225,11 @@ async fn a_file_too_big_for_the_timeout_reaches_the_dlq_with_a_reason_and_nothin
     config["aws"]["account_id"] = "000000000000".into();
     config["resources"]["max_receive_count"] = 2.into();
     config["resources"]["visibility_timeout_seconds"] = 12.into();
+    // Row groups of 128 Ki rows (~5 MiB of these CSV rows) instead of 1 Mi: the Parquet writer
+    // fills its first 5 MiB part, and so starts the multipart upload this test expects to see
+    // aborted, well within the 2 s even on a loaded machine (with 1 Mi rows that took ~80 MiB of
+    // input, which a busy dev build does not always reach).
+    config["entities"]["sales"]["parquet"] = serde_json::json!({"row_group_rows": 131_072});
     let function = &mut config["functions"]["file-processor"];
     function["timeout_seconds"] = 2.into();
     function["environment"]["PART_SIZE_MIB"] = "5".into();
