@@ -61,11 +61,22 @@ data "aws_iam_policy_document" "file_processor" {
   }
 
   # Permanent failures are sent straight to the DLQ instead of being retried maxReceiveCount times.
+  # GetQueueAttributes reads the DLQ's MaximumMessageSize: a body that does not fit with its
+  # error attributes is stored in S3 and referenced (next statement).
   statement {
     sid       = "SendPermanentFailuresToDlq"
     effect    = "Allow"
-    actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    actions   = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:SendMessage"]
     resources = [module.queue.dead_letter_queue_arn]
+  }
+
+  # Bodies of dead-lettered messages too large for the DLQ with their reason, kept whole under a
+  # prefix no table uses (generated from the handler's constant).
+  statement {
+    sid       = "KeepOversizedDeadLetterBodies"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.analytics_bucket.arn}/${local.catalog.dead_letter_bodies_prefix}*"]
   }
 
   # Glue authorises a partition call on the catalog, the database and the table ARN together.

@@ -2,9 +2,11 @@
 //! (`table/k1=v1/k2=v2/file`) and partition folder (`s3://<analytics>/table/k1=v1/k2=v2/`).
 //! Entity patterns are matched against the file name (the key's last `/` segment) in full; the
 //! folders above it do not matter. Partition values become path segments, so only safe ones are
-//! accepted.
+//! accepted, and date-like ones (keys `year`/`month`/`day`/`hour`) must form a real date and hour
+//! ([`crate::partition_date`]).
 
 use crate::config::{Config, Entity};
+use crate::partition_date::check_date_parts;
 
 /// Where one source object goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +54,15 @@ pub enum RouteError {
         value: String,
         reason: String,
     },
+    #[error("file name {file_name:?} does not give a real date: {reason}")]
+    ImpossibleDate { file_name: String, reason: String },
 }
+
+/// Prefix in the analytics bucket under which the handler keeps the body of a dead-lettered
+/// message too large to go to the DLQ whole (see the handler's `dead_letter` module). The `-`
+/// makes it impossible as a table folder (Glue table names allow no `-`), as for Athena's
+/// `query-results/`; analysts' read access covers table folders only.
+pub const DEAD_LETTER_BODIES_PREFIX: &str = "dead-letter-bodies/";
 
 /// Longest partition value accepted (one S3 key segment; Glue allows longer values, but a key is
 /// at most 1024 bytes in all).
@@ -96,6 +106,10 @@ pub fn route(config: &Config, decoded_key: &str) -> Result<Route, RouteError> {
             reason,
         })?;
     }
+    check_date_parts(&values).map_err(|reason| RouteError::ImpossibleDate {
+        file_name: file_name.to_string(),
+        reason,
+    })?;
     let folder = partition_folder(entity, &values);
     Ok(Route {
         entity: entity.name.clone(),
@@ -326,6 +340,34 @@ mod tests {
             route(&config, "x/.."),
             Err(RouteError::UnsafeFileName { .. })
         ));
+    }
+
+    #[test]
+    fn impossible_dates_are_rejected_with_the_reason() {
+        let config = config();
+        let error = route(&config, "in/sales_data_2024_13_45.csv").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "file name \"sales_data_2024_13_45.csv\" does not give a real date: \
+             month=13: out of range 1..=12"
+        );
+        let error = route(&config, "sales_data_2023_02_29.csv").unwrap_err();
+        assert!(
+            error.to_string().contains("February 2023 has 28 days"),
+            "{error}"
+        );
+        let error = route(&config, "events_20240315T24.csv").unwrap_err();
+        assert!(
+            error.to_string().contains("hour=24: out of range 0..=23"),
+            "{error}"
+        );
+        let error = route(&config, "inventory_eu-west_2024_04_31.csv").unwrap_err();
+        assert!(
+            matches!(error, RouteError::ImpossibleDate { .. }),
+            "{error}"
+        );
+        assert!(route(&config, "sales_data_2024_02_29.csv").is_ok());
+        assert!(route(&config, "events_20241231T23.csv").is_ok());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Property tests: key encoding round-trips, partition paths stay safe, backoff stays in bounds.
+//! Property tests: key encoding round-trips, partition paths stay safe, date partitions are real
+//! dates, backoff stays in bounds.
 
 use pipeline_core::config::Config;
 use pipeline_core::event::{decode_s3_key, encode_s3_key};
@@ -40,6 +41,8 @@ fn load_config() -> Config {
         serde_json::from_str(pipeline_core::config::EMBEDDED_PIPELINE_JSON).unwrap();
     // A permissive pattern so that arbitrary text reaches the partition-value checks.
     value["entities"]["inventory"]["filename_pattern"] = "inv_(.*)_(.*)_(.*)_(.*)\\.csv".into();
+    // Keys not named like date parts, so the arbitrary values are not held to a calendar.
+    value["entities"]["inventory"]["partition_keys"] = serde_json::json!(["region", "a", "b", "c"]);
     Config::from_json_str(&value.to_string(), &|_| Some("123456789012".into())).unwrap()
 }
 
@@ -73,6 +76,18 @@ proptest! {
                 prop_assert!(!value.contains(['/', '=']) && !value.chars().any(char::is_control));
             }
         }
+    }
+
+    #[test]
+    fn date_partitions_route_exactly_when_the_date_and_hour_are_real(
+        year in 0u32..10_000, month in 0u32..16, day in 0u32..40, hour in 0u32..30,
+    ) {
+        let key = format!("in/events_{year:04}{month:02}{day:02}T{hour:02}.csv");
+        let real = year >= 1
+            && chrono::NaiveDate::from_ymd_opt(year as i32, month, day).is_some()
+            && hour < 24;
+        let routed = route(config(), &key);
+        prop_assert_eq!(routed.is_ok(), real, "{} -> {:?}", key, routed);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The whole pipeline, started as the README starts it: CSVs uploaded with aws-sdk-s3 become
 //! partitioned (Parquet, for the shipped sales entity) objects and Glue partitions; bad files land in the DLQ with a reason; a file
-//! uploaded twice gives one output; the queue is empty at the end.
+//! uploaded twice gives one output; the queue is empty at the end; a poison message too large for
+//! the DLQ with its reason is kept in S3 and referenced.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -43,6 +44,8 @@ async fn csv_files_become_partitions_and_bad_files_reach_the_dlq() {
     put("sales_data_2024_03_15.csv", GOOD).await;
     put("unknown_file.csv", GOOD).await;
     put("sales_data_2024_03_16.csv", BAD_ROW).await;
+    // A name that matches the sales pattern but is no date: no month=13/day=45 partition.
+    put("sales_data_2024_13_45.csv", GOOD).await;
     // The same file twice: at-least-once delivery and a re-upload must give one output.
     put("drops/sales_data_2024_03_17.csv", GOOD).await;
     put("drops/sales_data_2024_03_17.csv", GOOD).await;
@@ -104,7 +107,7 @@ async fn csv_files_become_partitions_and_bad_files_reach_the_dlq() {
         );
     }
 
-    // Two permanent failures reach the DLQ, each with a reason naming its file.
+    // Three permanent failures reach the DLQ, each with a reason naming its file.
     let dlq_url = sqs
         .get_queue_url()
         .queue_name(&r.dead_letter_queue)
@@ -114,7 +117,7 @@ async fn csv_files_become_partitions_and_bad_files_reach_the_dlq() {
         .queue_url
         .unwrap();
     let reasons: Arc<Mutex<HashMap<String, String>>> = Arc::default();
-    eventually(WAIT, "two DLQ entries", || {
+    eventually(WAIT, "three DLQ entries", || {
         let (sqs, dlq_url, reasons) = (sqs.clone(), dlq_url.clone(), reasons.clone());
         async move {
             let got = sqs
@@ -142,7 +145,7 @@ async fn csv_files_become_partitions_and_bad_files_reach_the_dlq() {
                     .ok()?;
             }
             let count = reasons.lock().unwrap().len();
-            (count >= 2).then_some(())
+            (count >= 3).then_some(())
         }
     })
     .await;
@@ -153,7 +156,11 @@ async fn csv_files_become_partitions_and_bad_files_reach_the_dlq() {
         all.contains("sales_data_2024_03_16.csv") && all.contains("line 3"),
         "{all}"
     );
-    assert_eq!(reasons.len(), 2, "exactly two rejected files: {all}");
+    assert!(
+        all.contains("sales_data_2024_13_45.csv") && all.contains("month=13: out of range"),
+        "{all}"
+    );
+    assert_eq!(reasons.len(), 3, "exactly three rejected files: {all}");
 
     // Exactly one output per good file: the duplicate upload did not create a second object.
     let listed = s3
@@ -218,6 +225,11 @@ async fn a_file_too_big_for_the_timeout_reaches_the_dlq_with_a_reason_and_nothin
     config["aws"]["account_id"] = "000000000000".into();
     config["resources"]["max_receive_count"] = 2.into();
     config["resources"]["visibility_timeout_seconds"] = 12.into();
+    // Row groups of 128 Ki rows (~5 MiB of these CSV rows) instead of 1 Mi: the Parquet writer
+    // fills its first 5 MiB part, and so starts the multipart upload this test expects to see
+    // aborted, well within the 2 s even on a loaded machine (with 1 Mi rows that took ~80 MiB of
+    // input, which a busy dev build does not always reach).
+    config["entities"]["sales"]["parquet"] = serde_json::json!({"row_group_rows": 131_072});
     let function = &mut config["functions"]["file-processor"];
     function["timeout_seconds"] = 2.into();
     function["environment"]["PART_SIZE_MIB"] = "5".into();
@@ -468,4 +480,98 @@ async fn a_multipart_source_is_processed_without_a_warning() {
     assert!(warnings.is_empty(), "{warnings:#?}");
     assert!(log.contains(r#""outcome":"processed""#), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A poison message near the 1 MiB SQS limit (here: not an S3 event at all) cannot be copied to
+/// the DLQ with its error attributes, which count against the size. The function keeps the body
+/// in S3 and dead-letters a reference with the reason; the work queue ends empty, so the queue's
+/// own redrive never moves the message without a reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poison_message_near_the_size_limit_reaches_the_dlq_with_its_reason() {
+    let pipeline = Pipeline::start().await;
+    let config = Config::embedded_default().unwrap();
+    let r = &config.resources;
+    let (s3, sqs) = (pipeline.s3().await, pipeline.sqs().await);
+    let url_of = |name: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_url()
+                .queue_name(name)
+                .send()
+                .await
+                .unwrap()
+                .queue_url
+                .unwrap()
+        }
+    };
+    let (queue_url, dlq_url) = (
+        url_of(r.sqs_queue.clone()).await,
+        url_of(r.dead_letter_queue.clone()).await,
+    );
+    let body = format!("poison {}", "p".repeat(1_048_576 - 64));
+    sqs.send_message()
+        .queue_url(&queue_url)
+        .message_body(&body)
+        .send()
+        .await
+        .expect("the work queue takes a message under 1 MiB");
+
+    let (reference, class, reason) = eventually(WAIT, "the DLQ entry", || {
+        let (sqs, dlq_url) = (sqs.clone(), dlq_url.clone());
+        async move {
+            let got = sqs
+                .receive_message()
+                .queue_url(&dlq_url)
+                .message_attribute_names("All")
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .ok()?;
+            let message = got.messages().first()?;
+            let attrs = message.message_attributes()?;
+            let text = |name: &str| attrs.get(name)?.string_value().map(str::to_owned);
+            let reference: serde_json::Value = serde_json::from_str(message.body()?).ok()?;
+            Some((reference, text("error_class")?, text("error_reason")?))
+        }
+    })
+    .await;
+    assert_eq!(class, "permanent");
+    assert!(reason.contains("not a usable S3 event"), "{reason}");
+    let stored = &reference["dead_letter_body"];
+    assert_eq!(stored["bytes"], body.len(), "{reference}");
+    let prefix = format!("s3://{}/", r.analytics_bucket);
+    let key = stored["s3_uri"]
+        .as_str()
+        .and_then(|uri| uri.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{reference}"));
+    assert!(key.starts_with("dead-letter-bodies/"), "{key}");
+    let kept = s3
+        .get_object()
+        .bucket(&r.analytics_bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("the stored body");
+    let kept = kept.body.collect().await.unwrap().into_bytes();
+    assert!(kept == body.as_bytes(), "the stored body is the original");
+
+    eventually(WAIT, "an empty work queue", || {
+        let (sqs, queue_url) = (sqs.clone(), queue_url.clone());
+        async move {
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(queue_url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .ok()?;
+            let attrs = attrs.attributes()?;
+            let visible = attrs.get(&QueueAttributeName::ApproximateNumberOfMessages)?;
+            let in_flight =
+                attrs.get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible)?;
+            (visible == "0" && in_flight == "0").then_some(())
+        }
+    })
+    .await;
 }

@@ -1,7 +1,8 @@
 //! What a failed message becomes: the [`Failure`] type (class + a sentence for humans), the
 //! classification of AWS SDK errors through the core's `failure` module, and the two ways a
 //! failure leaves the handler: a permanent one is sent to the DLQ at once with `error_class` and
-//! `error_reason` message attributes; a transient one gets its next attempt pushed out with
+//! `error_reason` message attributes (a body too large to go with them is kept in S3 and
+//! referenced, see [`crate::dead_letter`]); a transient one gets its next attempt pushed out with
 //! ChangeMessageVisibility (jittered exponential backoff from `ApproximateReceiveCount`) and is
 //! reported in `batchItemFailures`.
 
@@ -12,10 +13,12 @@ use std::time::Duration;
 // The SDK error and raw response types are the same for every service; aws-sdk-s3 re-exports them.
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use pipeline_core::failure::{self, FailureClass, RetryPolicy};
 use tokio::sync::Mutex;
+
+use crate::dead_letter::{self, DeadLetter, StoredBody};
 
 /// One failure: whether retrying can help, and a sentence naming the file and the cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,14 +149,27 @@ pub fn from_facts(what: &str, facts: &ErrorFacts) -> Failure {
     Failure { class, reason }
 }
 
-/// Sends permanent failures to the DLQ and delays transient ones. Queue URLs are looked up once
-/// (GetQueueUrl) and kept for the life of the process.
+/// Sends permanent failures to the DLQ and delays transient ones. Queue URLs (GetQueueUrl) and
+/// the DLQ's MaximumMessageSize (GetQueueAttributes) are looked up once and kept for the life of
+/// the process.
 pub struct FailureSink {
     sqs: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
     dlq: DlqTarget,
+    /// Where a body too large for the DLQ is kept (the analytics bucket).
+    bodies_bucket: String,
     retry_policy: RetryPolicy,
     min_backoff_seconds: u32,
     urls: Mutex<HashMap<String, String>>,
+    max_sizes: Mutex<HashMap<String, usize>>,
+}
+
+/// Where a dead-lettered message went: its DLQ message id, and the S3 copy of its body when the
+/// body was too large to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLettered {
+    pub dlq_message_id: String,
+    pub stored_body: Option<StoredBody>,
 }
 
 /// Where permanent failures go: a URL given as is, or a queue name resolved with GetQueueUrl.
@@ -166,27 +182,97 @@ pub enum DlqTarget {
 impl FailureSink {
     pub fn new(
         sqs: aws_sdk_sqs::Client,
+        s3: aws_sdk_s3::Client,
         dlq: DlqTarget,
+        bodies_bucket: String,
         retry_policy: RetryPolicy,
         min_backoff_seconds: u32,
     ) -> Self {
         FailureSink {
             sqs,
+            s3,
             dlq,
+            bodies_bucket,
             retry_policy,
             min_backoff_seconds,
             urls: Mutex::new(HashMap::new()),
+            max_sizes: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Sends the original body to the DLQ with `error_class` and `error_reason` attributes.
-    /// SQS message attribute values are limited only by the message size (256 KiB), so the
-    /// reason is cut to 4 KiB to leave the body its room.
-    pub async fn dead_letter(&self, body: &str, failure: &Failure) -> Result<String, Failure> {
+    /// Sends the message to the DLQ with `error_class` and `error_reason` attributes: the
+    /// original body when it fits the DLQ's MaximumMessageSize with them, otherwise a reference
+    /// to the body stored in S3 first. Any error is transient: the caller backs off and retries.
+    pub async fn dead_letter(
+        &self,
+        body: &str,
+        source_message_id: &str,
+        failure: &Failure,
+    ) -> Result<DeadLettered, Failure> {
         let url = match &self.dlq {
             DlqTarget::Url(url) => url.clone(),
             DlqTarget::Name(name) => self.queue_url(name, None).await?,
         };
+        let max_size = self.max_message_size(&url).await?;
+        let (letter, stored_body) = match dead_letter::inline(body, failure, max_size) {
+            Some(letter) => (letter, None),
+            None => {
+                let stored = self.store_body(body, source_message_id, failure).await?;
+                let letter = dead_letter::reference(&stored, source_message_id, failure, max_size);
+                (letter, Some(stored))
+            }
+        };
+        let dlq_message_id = match self.send(&url, &letter).await {
+            Ok(id) => id,
+            Err(failure) => {
+                // The DLQ's limit may have been lowered since it was read: read it again on the
+                // next attempt rather than retry with a stale size until the receives run out.
+                self.max_sizes.lock().await.remove(&url);
+                return Err(failure);
+            }
+        };
+        Ok(DeadLettered {
+            dlq_message_id,
+            stored_body,
+        })
+    }
+
+    /// Writes a body to `dead-letter-bodies/<sha256>` in the analytics bucket; S3 checks the
+    /// SHA-256 sent with it, so the stored bytes are the body's.
+    async fn store_body(
+        &self,
+        body: &str,
+        source_message_id: &str,
+        failure: &Failure,
+    ) -> Result<StoredBody, Failure> {
+        let mut hasher = aws_smithy_checksums::ChecksumAlgorithm::Sha256.into_impl();
+        hasher.update(body.as_bytes());
+        let digest = hasher.finalize();
+        let stored = StoredBody {
+            bucket: self.bodies_bucket.clone(),
+            key: dead_letter::stored_key(&dead_letter::to_hex(&digest)),
+            bytes: body.len(),
+            sha256: dead_letter::to_hex(&digest),
+        };
+        self.s3
+            .put_object()
+            .bucket(&stored.bucket)
+            .key(&stored.key)
+            .content_type("text/plain; charset=utf-8")
+            .checksum_sha256(aws_smithy_types::base64::encode(&digest))
+            .metadata("source-message-id", truncate(source_message_id, 128))
+            .metadata("error-class", failure.class_name())
+            .body(bytes::Bytes::copy_from_slice(body.as_bytes()).into())
+            .send()
+            .await
+            .map_err(|e| {
+                let failed = from_sdk(&format!("storing the DLQ body at {}", stored.uri()), &e);
+                Failure::transient(failed.reason)
+            })?;
+        Ok(stored)
+    }
+
+    async fn send(&self, url: &str, letter: &DeadLetter) -> Result<String, Failure> {
         let attribute = |value: &str| {
             MessageAttributeValue::builder()
                 .data_type("String")
@@ -194,18 +280,49 @@ impl FailureSink {
                 .build()
                 .map_err(|e| Failure::transient(format!("building a message attribute: {e}")))
         };
-        let reason = truncate(&failure.reason, 4096);
         let sent = self
             .sqs
             .send_message()
-            .queue_url(&url)
-            .message_body(body)
-            .message_attributes("error_class", attribute(failure.class_name())?)
-            .message_attributes("error_reason", attribute(reason)?)
+            .queue_url(url)
+            .message_body(&letter.body)
+            .message_attributes(dead_letter::ERROR_CLASS, attribute(letter.class)?)
+            .message_attributes(dead_letter::ERROR_REASON, attribute(&letter.reason)?)
             .send()
             .await
-            .map_err(|e| from_sdk(&format!("sending to the DLQ {url}"), &e))?;
+            .map_err(|e| {
+                // Whatever SQS says, the message must not be dropped: always retried.
+                let failed = from_sdk(&format!("sending to the DLQ {url}"), &e);
+                Failure::transient(failed.reason)
+            })?;
         Ok(sent.message_id().unwrap_or_default().to_string())
+    }
+
+    /// The DLQ's MaximumMessageSize (bytes), read once per queue URL.
+    async fn max_message_size(&self, url: &str) -> Result<usize, Failure> {
+        if let Some(size) = self.max_sizes.lock().await.get(url) {
+            return Ok(*size);
+        }
+        let name = QueueAttributeName::MaximumMessageSize;
+        let got = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(name.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                let failed = from_sdk(&format!("GetQueueAttributes on the DLQ {url}"), &e);
+                Failure::transient(failed.reason)
+            })?;
+        let size = got
+            .attributes()
+            .and_then(|attributes| attributes.get(&name))
+            .and_then(|value| value.parse::<usize>().ok())
+            .ok_or_else(|| {
+                Failure::transient(format!("the DLQ {url} reported no MaximumMessageSize"))
+            })?;
+        self.max_sizes.lock().await.insert(url.to_string(), size);
+        Ok(size)
     }
 
     /// The backoff for a message received `receive_count` times: the core's full-jitter delay,

@@ -42,6 +42,7 @@
 
 pub mod budget;
 pub mod clients;
+pub mod dead_letter;
 pub mod failures;
 pub mod idempotency;
 pub mod object;

@@ -13,7 +13,8 @@
 //! 3. Each record's verdict, decided purely from its files' failures and its receive count
 //!    ([`crate::verdict`]), then carried out: done; retry (delayed with ChangeMessageVisibility
 //!    and listed in `batchItemFailures`); dead-letter (sent to the DLQ with
-//!    `error_class`/`error_reason`, then reported as success so the event source mapping deletes
+//!    `error_class`/`error_reason`, a body too large for that kept in S3 and referenced
+//!    ([`crate::dead_letter`]), then reported as success so the event source mapping deletes
 //!    it; if the DLQ send fails, delayed and listed as failed instead: nothing is dropped). A
 //!    transient failure on the message's last receive is dead-lettered with its reason, so no
 //!    message reaches the DLQ without one. One log/EMF line per file and per action.
@@ -112,7 +113,9 @@ impl Processor {
             partitions: Partitions::new(clients.glue.clone(), config.clone()),
             failure_sink: FailureSink::new(
                 clients.sqs.clone(),
+                clients.s3.clone(),
                 settings.dlq.clone(),
+                settings.analytics_bucket.clone(),
                 settings.retry_policy,
                 settings.min_retry_delay_seconds,
             ),
@@ -380,10 +383,22 @@ impl Processor {
             }
             Verdict::DeadLetter(failure) => {
                 let body = message.body.as_deref().unwrap_or_default();
-                match self.failure_sink.dead_letter(body, &failure).await {
-                    Ok(dlq_message_id) => {
+                match self
+                    .failure_sink
+                    .dead_letter(body, message_id, &failure)
+                    .await
+                {
+                    Ok(sent) => {
+                        if let Some(stored) = &sent.stored_body {
+                            tracing::warn!(
+                                stored_body = %stored.uri(),
+                                bytes = stored.bytes,
+                                "the body is too large for the DLQ with its reason: kept in S3 \
+                                 and referenced from the DLQ message"
+                            );
+                        }
                         emit(MessageEvent::DeadLettered {
-                            dlq_message_id: &dlq_message_id,
+                            dlq_message_id: &sent.dlq_message_id,
                             failure: &failure,
                         });
                         false

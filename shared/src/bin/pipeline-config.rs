@@ -74,6 +74,7 @@ fn infra_document(config: &Config) -> serde_json::Value {
         "resources": resolved["resources"],
         "entities": entities,
         "notification_suffixes": config.notification_suffixes(),
+        "dead_letter_bodies_prefix": pipeline_core::route::DEAD_LETTER_BODIES_PREFIX,
         "functions": resolved["functions"],
         "database": catalog.database,
         "tables": catalog.tables,

@@ -327,3 +327,62 @@ fn field_text_accepts_only_what_opencsvserde_reads_unchanged() {
         Err("not valid UTF-8 (byte 2 of the field)".to_string())
     );
 }
+
+#[test]
+fn a_quoted_field_never_closed_is_an_error_at_its_line_and_column() {
+    // The last field opens a quote that the file never closes: csv-core reads the rest of the
+    // file as its value, Athena's OpenCSVSerDe leaves the field pending and drops it.
+    let data = with_header("t1,c1,1,2024-01-01\nt2,\"c2,2,2024-01-02\n");
+    let error = check(&sales(), &data).unwrap_err();
+    assert_eq!(error.line(), Some(3));
+    assert!(
+        error
+            .to_string()
+            .contains("line 3, column 2 (customer_id): quoted field is never closed"),
+        "{error}"
+    );
+    // Without a final line break, and in the last column.
+    let error = check(&sales(), &with_header("t1,c1,1,\"2024-01-01")).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("line 2, column 4 (transaction_date): quoted field is never closed"),
+        "{error}"
+    );
+    // Even when embedded line breaks are allowed.
+    let relaxed = entity_with(|sales| {
+        sales["csv"] = serde_json::json!({ "allow_embedded_newlines": true });
+    });
+    let error = check(&relaxed, &data).unwrap_err();
+    assert!(error.to_string().contains("never closed"), "{error}");
+}
+
+#[test]
+fn text_after_a_closing_quote_is_an_error_at_its_line_and_column() {
+    let error = check(&sales(), &with_header("t1,\"c1\"junk,1,2024-01-01\n")).unwrap_err();
+    assert_eq!(error.line(), Some(2));
+    assert!(
+        error
+            .to_string()
+            .contains("line 2, column 2 (customer_id): text after the closing quote"),
+        "{error}"
+    );
+    // In the header, in the first column, before CRLF and at the very end of the file.
+    let error = check(
+        &sales(),
+        b"\"transaction_id\"x,customer_id,amount,transaction_date\n",
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("line 1, column 1 (transaction_id)"),
+        "{error}"
+    );
+    let error = check(&sales(), &with_header("t1,c1,1,\"2024-01-01\" ")).unwrap_err();
+    assert!(error.to_string().contains("column 4"), "{error}");
+    // Still fine: doubled quotes, a quote closing right before a delimiter or line end, and
+    // an empty quoted field.
+    let fine = with_header("\"t\"\"1\",\"\",\"1\",2024-01-01\r\nt2,\"c\"\"\",2,\"2024-01-02\"");
+    assert_eq!(check(&sales(), &fine).unwrap().rows, 2);
+}

@@ -334,12 +334,26 @@ async fn every_bad_input_gives_the_csv_paths_reason_for_a_parquet_entity() {
         ("empty file", Vec::new()),
         ("non-UTF-8", non_utf8),
         ("oversized line", oversized.into_bytes()),
+        (
+            "text after a closing quote",
+            sales_csv(&["T1,\"C1\"junk,1.00,2024-03-15"]).into_bytes(),
+        ),
+        (
+            "quote never closed",
+            format!("{SALES_HEADER}T1,C1,1.00,\"2024-03-15\n").into_bytes(),
+        ),
     ];
     for (what, bytes) in cases {
         let as_csv = reason_for(false, &bytes).await;
         let as_parquet = reason_for(true, &bytes).await;
         assert_eq!(as_parquet, as_csv, "{what}");
         assert!(as_parquet.contains(SALES_KEY), "{what}: {as_parquet}");
+        if what.contains("quote") {
+            assert!(
+                as_parquet.contains("line 2, column "),
+                "{what}: {as_parquet}"
+            );
+        }
     }
 }
 
