@@ -190,25 +190,7 @@ async fn csv_files_become_partitions_and_bad_files_reach_the_dlq() {
         .unwrap()
         .queue_url
         .unwrap();
-    eventually(WAIT, "an empty queue", || {
-        let (sqs, queue_url) = (sqs.clone(), queue_url.clone());
-        async move {
-            let attrs = sqs
-                .get_queue_attributes()
-                .queue_url(queue_url)
-                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-                .send()
-                .await
-                .ok()?;
-            let attrs = attrs.attributes()?;
-            let visible = attrs.get(&QueueAttributeName::ApproximateNumberOfMessages)?;
-            let in_flight =
-                attrs.get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible)?;
-            (visible == "0" && in_flight == "0").then_some(())
-        }
-    })
-    .await;
+    queue_drained(&sqs, &queue_url, "an empty queue").await;
 }
 
 /// A file that cannot be processed within the function's timeout (1 GiB-class drops on a small
@@ -555,8 +537,13 @@ async fn a_poison_message_near_the_size_limit_reaches_the_dlq_with_its_reason() 
     let kept = kept.body.collect().await.unwrap().into_bytes();
     assert!(kept == body.as_bytes(), "the stored body is the original");
 
-    eventually(WAIT, "an empty work queue", || {
-        let (sqs, queue_url) = (sqs.clone(), queue_url.clone());
+    queue_drained(&sqs, &queue_url, "an empty work queue").await;
+}
+
+/// Waits until the queue has no visible and no in-flight message.
+async fn queue_drained(sqs: &aws_sdk_sqs::Client, queue_url: &str, what: &str) {
+    eventually(WAIT, what, || {
+        let (sqs, queue_url) = (sqs.clone(), queue_url.to_owned());
         async move {
             let attrs = sqs
                 .get_queue_attributes()
