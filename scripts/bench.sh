@@ -36,6 +36,9 @@ for package in json.load(sys.stdin)["packages"]:
 # `--workspace` too, so none rebuilds a dependency (DataFusion above all) with the narrower
 # feature set a `-p <package>` build would pick. The benches that start the emulator get the
 # `emulator` binary this build made instead of building one themselves.
+# All benches are built even when some are named: that build is also what refreshes the release
+# `emulator` binary (built for the emulator package's benches, with the dev-dependencies' features
+# unified as in every bench build; a plain `cargo build --release` is another feature set).
 cargo bench --workspace --no-run
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 export EMULATOR_BIN="${EMULATOR_BIN:-$target_dir/release/emulator}"
@@ -48,7 +51,7 @@ while read -r package bench; do
     continue
   fi
   logs+=("$log_dir/$bench.log")
-  printf '\n== cargo bench -p %s --bench %s (%s)\n' "$package" "$bench" "$(date +%T)"
+  printf '\n== %s (package %s): cargo bench --workspace --bench %s (%s)\n' "$bench" "$package" "$bench" "$(date +%T)"
   if ! cargo bench --workspace --bench "$bench" 2>&1 | tee "$log_dir/$bench.log"; then
     failed+=("$bench")
   fi
