@@ -168,6 +168,8 @@ pub struct CsvValidator {
     /// The first bytes, held until it is known whether they are a BOM.
     bom_pending: Vec<u8>,
     bom_checked: bool,
+    /// Whether csv-core has been handed any input (see [`CsvValidator::parse`]).
+    csv_core_started: bool,
     header_pending: bool,
     records: u64,
     stats: CsvStats,
@@ -204,6 +206,7 @@ impl CsvValidator {
             quote_state: QuoteState::FieldStart,
             bom_pending: Vec::with_capacity(3),
             bom_checked: false,
+            csv_core_started: false,
             records: 0,
             stats: CsvStats::default(),
             error: None,
@@ -305,7 +308,21 @@ impl CsvValidator {
                 self.at_record_start = false;
                 self.record_line = self.reader.line();
             }
-            let (result, read, written) = self.reader.read_field(input, &mut self.scratch);
+            // csv-core never reads past one byte over the record limit, so the size error and
+            // a quoting error are reported in byte order whatever the chunk sizes (without it a
+            // large chunk reported a quoting error after the limit, a small one the size error).
+            // `record_bytes <= max_record_bytes` here, so the allowance is at least 1 byte.
+            let allowance = self.options.max_record_bytes + 1 - self.record_bytes;
+            let mut limit = usize::try_from(allowance).unwrap_or(usize::MAX);
+            if !self.csv_core_started {
+                // csv-core drops a BOM that starts its first input when that input holds all 3
+                // bytes, which depended on the chunking; the validator strips the one BOM
+                // itself, so csv-core's first call gets 1 byte: a second BOM is data.
+                limit = 1;
+                self.csv_core_started = true;
+            }
+            let limited = &input[..input.len().min(limit)];
+            let (result, read, written) = self.reader.read_field(limited, &mut self.scratch);
             self.field.extend_from_slice(&self.scratch[..written]);
             self.record_bytes += read as u64;
             if read > 0 {

@@ -1,5 +1,9 @@
 //! Property tests: key encoding round-trips, partition paths stay safe, date partitions are real
-//! dates, backoff stays in bounds.
+//! dates, backoff stays in bounds; and (module `untrusted_input`) the parsers of untrusted input
+//! never panic on arbitrary input.
+
+#[path = "properties/untrusted_input.rs"]
+mod untrusted_input;
 
 use pipeline_core::config::Config;
 use pipeline_core::event::{decode_s3_key, encode_s3_key};

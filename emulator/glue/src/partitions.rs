@@ -379,3 +379,6 @@ fn segment_index(values: &[String], total: u64) -> u64 {
     }
     hash % total
 }
+
+#[cfg(test)]
+mod tests;

@@ -466,6 +466,9 @@ fn start_move_task(input: &Value) -> Result<StartMoveTask, SqsError> {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -224,6 +224,33 @@ fn record_size_limit() {
     assert!(check(&small, &with_header("t1,c1,1,2024-01-01\n")).is_ok());
 }
 
+/// Found by `csv_any_bytes_any_split_same_result` (shared/tests/properties): a record over the
+/// limit with text after a closing quote beyond the limit was reported as the quoting error when
+/// fed whole and as too large when split at the limit. The earlier one in the file wins.
+#[test]
+fn record_size_limit_comes_before_a_later_quoting_error_whatever_the_split() {
+    let small = entity_with(|sales| sales["csv"] = serde_json::json!({ "max_record_bytes": 64 }));
+    let data = format!("{HEADER}\"{}\"junk,c1,1,2024-01-01\n", "t".repeat(80));
+    let error = check(&small, data.as_bytes()).unwrap_err();
+    assert_eq!(error, CsvError::RecordTooLarge { line: 2, limit: 64 });
+    let mut split = CsvValidator::new(&small);
+    let at = HEADER.len() + 65;
+    split.feed(&data.as_bytes()[..at]).unwrap_err();
+    assert_eq!(split.feed(&data.as_bytes()[at..]), Err(error));
+}
+
+/// Found by `csv_any_bytes_any_split_same_result`: only the first BOM is stripped; a second one
+/// is data (csv-core stripped it too when it arrived whole in csv-core's first input).
+#[test]
+fn a_second_bom_is_data_whatever_the_split() {
+    let data = b"\xEF\xBB\xBF\xEF\xBB\xBF,";
+    let expected = CsvError::HeaderMismatch {
+        line: 1,
+        message: "column 1 is \"\\u{feff}\", the schema expects \"transaction_id\"".into(),
+    };
+    assert_eq!(check(&sales(), data), Err(expected));
+}
+
 #[test]
 fn other_delimiter_and_no_header() {
     let tsv = entity_with(|sales| {
