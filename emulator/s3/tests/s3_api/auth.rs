@@ -8,7 +8,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{client_for, code_of, start};
+use crate::common::{client_for, code_of, start, TestS3};
 
 /// One raw HTTP/1.1 request (no signature), answered as status line + headers + body text.
 async fn raw_http(addr: SocketAddr, method: &str, target: &str, body: &str) -> String {
@@ -35,8 +35,8 @@ fn assert_access_denied(reply: &str, what: &str) {
     );
 }
 
-#[tokio::test]
-async fn unsigned_requests_are_access_denied_and_change_nothing() {
+/// The emulator with bucket `private` holding `a.csv`, written with a signed request.
+async fn start_with_private_object() -> TestS3 {
     let s3 = start().await;
     s3.emulator.create_bucket("private").unwrap();
     s3.client
@@ -47,6 +47,12 @@ async fn unsigned_requests_are_access_denied_and_change_nothing() {
         .send()
         .await
         .unwrap();
+    s3
+}
+
+#[tokio::test]
+async fn unsigned_requests_are_access_denied_and_change_nothing() {
+    let s3 = start_with_private_object().await;
     for (method, target, body) in [
         ("GET", "/", ""),
         ("GET", "/private", ""),
@@ -96,16 +102,7 @@ async fn unsigned_requests_are_access_denied_and_change_nothing() {
 
 #[tokio::test]
 async fn presigned_urls_are_served_and_wrong_secrets_are_refused() {
-    let s3 = start().await;
-    s3.emulator.create_bucket("private").unwrap();
-    s3.client
-        .put_object()
-        .bucket("private")
-        .key("a.csv")
-        .body(ByteStream::from_static(b"x,y\n"))
-        .send()
-        .await
-        .unwrap();
+    let s3 = start_with_private_object().await;
     let presigned = s3
         .client
         .get_object()
