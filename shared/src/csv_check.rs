@@ -33,7 +33,7 @@ use std::io::Read;
 
 use csv_core::{ReadFieldResult, Reader, ReaderBuilder};
 
-use crate::config::{CsvOptions, Entity};
+use crate::config::{Column, CsvOptions, Entity};
 use crate::schema::{ColumnType, Value};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -103,10 +103,48 @@ impl CsvError {
 ///
 /// [`end_record`]: RecordSink::end_record
 pub trait RecordSink {
+    /// `true`: the sink takes each data field as text ([`RecordSink::text_field`]) and parses
+    /// it itself with [`parse_field`], which gives this validator's exact error; `field` is then
+    /// never called. The Parquet converter does so to parse types on its encoder thread while
+    /// this one splits the CSV; it must then report a parse error of a field before any error
+    /// this validator reports later in the file.
+    const TAKES_TEXT: bool = false;
     /// One valid field of the current record; `column` is 0-based, in schema order.
     fn field(&mut self, column: usize, value: Value<'_>);
+    /// One field of the current record (structurally valid, type not checked) of a sink with
+    /// [`RecordSink::TAKES_TEXT`]; `line` is the line the record starts on.
+    fn text_field(&mut self, _line: u64, _column: usize, _text: &str) {}
     /// The current record is complete and valid.
     fn end_record(&mut self);
+}
+
+/// Parses one data field as its column's type, with the error the validator reports for it
+/// (`index` 0-based; `line` where the record starts). For sinks with [`RecordSink::TAKES_TEXT`].
+pub fn parse_field<'t>(
+    column: &Column,
+    line: u64,
+    index: usize,
+    text: &'t str,
+) -> Result<Value<'t>, CsvError> {
+    parse_typed(&column.name, column.column_type, line, index, text)
+}
+
+/// The one place a field's type is checked, so both routes give the same error.
+fn parse_typed<'t>(
+    column_name: &str,
+    column_type: ColumnType,
+    line: u64,
+    index: usize,
+    text: &'t str,
+) -> Result<Value<'t>, CsvError> {
+    column_type
+        .parse_value(text)
+        .map_err(|message| CsvError::InvalidValue {
+            line,
+            column: index + 1,
+            column_name: column_name.to_owned(),
+            message,
+        })
 }
 
 /// The sink of plain validation: ignores everything.
@@ -387,8 +425,10 @@ impl CsvValidator {
                     ),
                 });
             }
+        } else if S::TAKES_TEXT {
+            sink.text_field(line, index, text);
         } else {
-            let value = column.column_type.parse_value(text).map_err(located)?;
+            let value = parse_typed(&column.name, column.column_type, line, index, text)?;
             sink.field(index, value);
         }
         if record_end {

@@ -1,14 +1,21 @@
 //! Streaming CSV -> typed Parquet conversion of one file, in memory bounded by the row group size
 //! whatever the file size, on two cores:
 //!
-//! - the caller's task feeds the source bytes to the core's `CsvValidator`, whose [`RecordSink`]
-//!   is a [`BatchBuilder`]: every valid field arrives already parsed as its column's type (one
-//!   parse for validation and conversion, so the error texts are the CSV path's), and goes into a
-//!   typed column; full batches go to the encoder through a bounded channel;
-//! - an encoder thread writes the batches with parquet-rs' `ArrowWriter`, which closes a row
-//!   group at `row_group_rows` rows or `row_group_bytes` encoded bytes (it holds one row group in
+//! - the caller's task feeds the source bytes to the core's `CsvValidator`, which checks the
+//!   CSV's structure and hands each record's fields, as text, to a [`TextBatch`]; full batches
+//!   go to the encoder thread through a bounded channel;
+//! - the encoder thread parses every field as its column's type (`csv_check::parse_field`: the
+//!   validator's own parse and error text) into typed Arrow columns ([`BatchBuilder`]) and writes
+//!   the record batches with parquet-rs' `ArrowWriter`, which closes a row group at
+//!   `row_group_rows` rows or `row_group_bytes` encoded bytes (it holds one row group in
 //!   memory), into a [`PartWriter`] that cuts the file into upload parts of `part_size` bytes and
 //!   hands each to the caller (bounded channel) as soon as it is complete.
+//!
+//! The split puts about half the work on each core (splitting + UTF-8 and quoting checks on
+//! one; type parsing + encoding + compression on the other): with the typed parse on the feeding
+//! thread, that thread was the bottleneck and the encoder idled a third of the time. Errors
+//! stay the CSV path's, in file order: the feeding side sends its error after the fields before
+//! it, and the encoder reports a type error in those fields first.
 //!
 //! Types: string/varchar -> Utf8, tinyint/smallint/int/bigint -> Int8/Int16/Int32/Int64,
 //! float/double -> Float32/Float64, boolean, date -> Date32, timestamp ->
@@ -43,8 +50,8 @@ use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use pipeline_core::config::{Entity, ParquetCompression, ParquetOptions};
-use pipeline_core::csv_check::{CsvError, CsvStats, CsvValidator, RecordSink};
+use pipeline_core::config::{Column, Entity, ParquetCompression, ParquetOptions};
+use pipeline_core::csv_check::{self, CsvError, CsvStats, CsvValidator, RecordSink};
 use pipeline_core::schema::{ColumnType, Value};
 use tokio::sync::mpsc;
 
@@ -352,21 +359,131 @@ impl Write for PartWriter {
     }
 }
 
-/// What the feeding side sends to the encoder.
-enum ToEncoder {
-    Batch(RecordBatch),
-    /// The input is complete and valid: write the footer.
-    Finish,
+/// The fields of up to [`BATCH_ROWS`] records as the validator split them, types not yet
+/// parsed: the feeding thread only splits and checks the CSV's structure, the encoder thread
+/// parses the types (see [`RecordSink::TAKES_TEXT`]), so the two halves of the work run on two
+/// cores.
+#[derive(Default)]
+struct TextBatch {
+    /// Every field's text, one after the other (each a whole `str`, so every end is a char
+    /// boundary).
+    text: String,
+    /// Where each field ends in `text`.
+    ends: Vec<usize>,
+    /// The line each record starts on (for the error texts).
+    lines: Vec<u64>,
+    /// Complete records; fields after them belong to a record the validator rejected.
+    records: usize,
 }
 
-/// The feeding half of a conversion: validates and converts the source bytes.
+impl TextBatch {
+    fn with_capacity(rows: usize, columns: usize) -> Self {
+        TextBatch {
+            text: String::with_capacity(rows * 16 * columns),
+            ends: Vec::with_capacity(rows * columns),
+            lines: Vec::with_capacity(rows),
+            records: 0,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.records >= BATCH_ROWS || self.text.len() >= BATCH_TEXT_BYTES
+    }
+
+    /// Cuts the batch after its last complete record: the fields of the record in progress (a
+    /// chunk can end in the middle of one) move to the returned batch, so every batch starts
+    /// at a record's first field.
+    fn cut(&mut self, columns: usize) -> TextBatch {
+        let mut next = TextBatch::with_capacity(BATCH_ROWS, columns);
+        let complete_fields = self.records * columns;
+        if self.ends.len() > complete_fields {
+            let text_start = match complete_fields {
+                0 => 0,
+                n => self.ends[n - 1],
+            };
+            next.text.push_str(&self.text[text_start..]);
+            next.ends.extend(
+                self.ends[complete_fields..]
+                    .iter()
+                    .map(|end| end - text_start),
+            );
+            next.lines.extend_from_slice(&self.lines[self.records..]);
+            self.text.truncate(text_start);
+            self.ends.truncate(complete_fields);
+            self.lines.truncate(self.records);
+        }
+        next
+    }
+
+    /// Parses every field as its column's type into `builder`, ending each complete record: the
+    /// validator's error for the first field that does not parse.
+    fn parse_into(
+        &self,
+        columns: &[Column],
+        builder: &mut BatchBuilder,
+    ) -> Result<(), ConvertError> {
+        let inconsistent = || ConvertError::Encode("inconsistent field batch".into());
+        let (mut start, mut record, mut index) = (0, 0, 0);
+        for &end in &self.ends {
+            let text = self.text.get(start..end).ok_or_else(inconsistent)?;
+            let column = columns.get(index).ok_or_else(inconsistent)?;
+            let line = *self.lines.get(record).ok_or_else(inconsistent)?;
+            builder.field(index, csv_check::parse_field(column, line, index, text)?);
+            start = end;
+            index += 1;
+            if index == columns.len() {
+                index = 0;
+                if record < self.records {
+                    builder.end_record();
+                }
+                record += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RecordSink for TextBatch {
+    const TAKES_TEXT: bool = true;
+
+    fn field(&mut self, _column: usize, _value: Value<'_>) {}
+
+    #[inline]
+    fn text_field(&mut self, line: u64, column: usize, text: &str) {
+        if column == 0 {
+            self.lines.push(line);
+        }
+        self.text.push_str(text);
+        self.ends.push(self.text.len());
+    }
+
+    #[inline]
+    fn end_record(&mut self) {
+        self.records += 1;
+    }
+}
+
+/// What the feeding side sends to the encoder.
+enum ToEncoder {
+    Fields(TextBatch),
+    /// The input is complete and valid so far: parse the last fields, then write the footer.
+    Finish(TextBatch),
+    /// The validator rejected the file after these fields: the encoder parses them first (a
+    /// type error in them comes earlier in the file) and reports the first error.
+    Rejected(TextBatch, CsvError),
+}
+
+/// The feeding half of a conversion: splits and validates the CSV structure of the source.
 pub struct ConvertInput {
     validator: CsvValidator,
-    builder: BatchBuilder,
+    fields: TextBatch,
+    columns: usize,
     batches: mpsc::Sender<ToEncoder>,
 }
 
-/// The output half: the encoded parts, in order, ending with [`EncodedPart::Last`].
+/// The output half: the encoded parts, in order, ending with [`EncodedPart::Last`]. Every CSV
+/// error of the file arrives here (the input half then reports [`ConvertError::Stopped`]),
+/// because only the encoder, which parses the types, knows which error comes first.
 pub struct ConvertOutput {
     parts: mpsc::Receiver<Result<EncodedPart, ConvertError>>,
 }
@@ -381,91 +498,130 @@ pub fn start(
     let options = entity.parquet.clone().unwrap_or_default();
     // A part holds at least one byte, or PartWriter could never finish one.
     let part_size = part_size.max(1);
-    let builder = BatchBuilder::new(entity);
+    let encoder = Encoder {
+        columns: entity.schema.clone(),
+        builder: BatchBuilder::new(entity),
+        properties: writer_properties(&options),
+        part_size,
+    };
     let (batch_tx, batch_rx) = mpsc::channel(BATCHES_IN_FLIGHT);
     let (part_tx, part_rx) = mpsc::channel(PARTS_QUEUED);
-    let schema = builder.schema();
-    let properties = writer_properties(&options);
     std::thread::Builder::new()
         .name("parquet-encoder".into())
-        .spawn(move || encode(schema, properties, part_size, batch_rx, part_tx))
+        .spawn(move || encoder.run(batch_rx, part_tx))
         .map_err(|e| ConvertError::Spawn(e.to_string()))?;
+    let columns = entity.schema.len();
     Ok((
         ConvertInput {
             validator: CsvValidator::new(entity),
-            builder,
+            fields: TextBatch::with_capacity(BATCH_ROWS, columns),
+            columns,
             batches: batch_tx,
         },
         ConvertOutput { parts: part_rx },
     ))
 }
 
-/// The encoder thread: batches in, parts out. Errors are sent as the last item.
-fn encode(
-    schema: SchemaRef,
+/// The encoder thread's work: field batches in, typed Arrow batches, Parquet parts out.
+struct Encoder {
+    columns: Vec<Column>,
+    builder: BatchBuilder,
     properties: WriterProperties,
     part_size: usize,
-    mut batches: mpsc::Receiver<ToEncoder>,
-    parts: mpsc::Sender<Result<EncodedPart, ConvertError>>,
-) {
-    let sink = PartWriter {
-        buffer: Vec::with_capacity(part_size),
-        part_size,
-        parts: parts.clone(),
-    };
-    let result = (|| -> Result<Option<Bytes>, ConvertError> {
-        let encode_error = |e: parquet::errors::ParquetError| ConvertError::Encode(e.to_string());
-        let mut writer =
-            ArrowWriter::try_new(sink, schema, Some(properties)).map_err(encode_error)?;
-        loop {
-            match batches.blocking_recv() {
-                Some(ToEncoder::Batch(batch)) => writer.write(&batch).map_err(encode_error)?,
-                Some(ToEncoder::Finish) => break,
-                // Abandoned: the input failed; its error is reported by the feeding side.
-                None => return Ok(None),
+}
+
+impl Encoder {
+    /// Runs until the input finishes, fails or is abandoned; errors are sent as the last item.
+    fn run(
+        mut self,
+        mut batches: mpsc::Receiver<ToEncoder>,
+        parts: mpsc::Sender<Result<EncodedPart, ConvertError>>,
+    ) {
+        let sink = PartWriter {
+            buffer: Vec::with_capacity(self.part_size),
+            part_size: self.part_size,
+            parts: parts.clone(),
+        };
+        let result = (|| -> Result<Option<Bytes>, ConvertError> {
+            let encode_error =
+                |e: parquet::errors::ParquetError| ConvertError::Encode(e.to_string());
+            let mut writer =
+                ArrowWriter::try_new(sink, self.builder.schema(), Some(self.properties.clone()))
+                    .map_err(encode_error)?;
+            loop {
+                let fields = match batches.blocking_recv() {
+                    Some(ToEncoder::Fields(fields)) => fields,
+                    Some(ToEncoder::Finish(fields)) => {
+                        fields.parse_into(&self.columns, &mut self.builder)?;
+                        for batch in self.builder.finish()? {
+                            writer.write(&batch).map_err(encode_error)?;
+                        }
+                        break;
+                    }
+                    Some(ToEncoder::Rejected(fields, error)) => {
+                        fields.parse_into(&self.columns, &mut self.builder)?;
+                        return Err(ConvertError::Csv(error));
+                    }
+                    // Abandoned: the input side failed (not on the CSV) and reports why.
+                    None => return Ok(None),
+                };
+                fields.parse_into(&self.columns, &mut self.builder)?;
+                for batch in self.builder.take_ready()? {
+                    writer.write(&batch).map_err(encode_error)?;
+                }
             }
-        }
-        let sink = writer.into_inner().map_err(encode_error)?;
-        Ok(Some(Bytes::from(sink.buffer)))
-    })();
-    let last = match result {
-        Ok(Some(tail)) => Ok(EncodedPart::Last(tail)),
-        Ok(None) => return,
-        Err(error) => Err(error),
-    };
-    // The receiver may be gone (the upload failed); nothing is left to tell then.
-    let _ = parts.blocking_send(last);
+            let sink = writer.into_inner().map_err(encode_error)?;
+            Ok(Some(Bytes::from(sink.buffer)))
+        })();
+        let last = match result {
+            Ok(Some(tail)) => Ok(EncodedPart::Last(tail)),
+            Ok(None) => return,
+            Err(error) => Err(error),
+        };
+        // The receiver may be gone (the upload failed); nothing is left to tell then.
+        let _ = parts.blocking_send(last);
+    }
 }
 
 impl ConvertInput {
-    /// Validates and converts the next chunk of the source, handing full batches to the encoder.
+    /// Splits and validates the next chunk of the source, handing full field batches to the
+    /// encoder. A CSV error goes to the encoder (see [`ConvertOutput`]); this half then returns
+    /// [`ConvertError::Stopped`].
     pub async fn feed(&mut self, chunk: &[u8]) -> Result<(), ConvertError> {
         for slice in chunk.chunks(FEED_BYTES) {
-            self.validator.feed_into(slice, &mut self.builder)?;
-            for batch in self.builder.take_ready()? {
-                self.send(ToEncoder::Batch(batch)).await?;
+            if let Err(error) = self.validator.feed_into(slice, &mut self.fields) {
+                let fields = std::mem::take(&mut self.fields);
+                send(&self.batches, ToEncoder::Rejected(fields, error)).await?;
+                return Err(ConvertError::Stopped("encoder"));
+            }
+            if self.fields.is_full() {
+                let next = self.fields.cut(self.columns);
+                let full = std::mem::replace(&mut self.fields, next);
+                send(&self.batches, ToEncoder::Fields(full)).await?;
             }
         }
         Ok(())
     }
 
-    /// Ends the input: the last record and batch, then the footer. Returns the CSV counts.
+    /// Ends the input: the last record, then the footer. Returns the CSV counts; a CSV error
+    /// goes to the encoder as in [`ConvertInput::feed`].
     pub async fn finish(self) -> Result<CsvStats, ConvertError> {
         let ConvertInput {
             validator,
-            mut builder,
+            mut fields,
             batches,
+            ..
         } = self;
-        let stats = validator.finish_into(&mut builder)?;
-        for batch in builder.finish()? {
-            send(&batches, ToEncoder::Batch(batch)).await?;
+        match validator.finish_into(&mut fields) {
+            Ok(stats) => {
+                send(&batches, ToEncoder::Finish(fields)).await?;
+                Ok(stats)
+            }
+            Err(error) => {
+                send(&batches, ToEncoder::Rejected(fields, error)).await?;
+                Err(ConvertError::Stopped("encoder"))
+            }
         }
-        send(&batches, ToEncoder::Finish).await?;
-        Ok(stats)
-    }
-
-    async fn send(&self, message: ToEncoder) -> Result<(), ConvertError> {
-        send(&self.batches, message).await
     }
 }
 
@@ -529,9 +685,9 @@ pub fn convert_read<R: std::io::Read, W: Write>(
     })
 }
 
-/// The outcome of a conversion from its two halves: the input's error first (it is the CSV
-/// path's error), then the encoder's or the writer's; a half that only saw the other stop
-/// yields to the other's error. `consumed` is `Ok(true)` once the last part was written.
+/// The outcome of a conversion from its two halves: the input's error first (reading the source),
+/// then the output's (a CSV error, the encoder's or the writer's); a half that only saw the other
+/// stop yields to the other's error. `consumed` is `Ok(true)` once the last part was written.
 pub fn settle<E: From<ConvertError>>(
     produced: Result<CsvStats, ConvertError>,
     consumed: Result<bool, E>,

@@ -283,3 +283,106 @@ fn timestamps_round_half_up_to_the_millisecond() {
     assert_eq!(timestamp_millis(-1, 999_500_000), 0);
     assert_eq!(timestamp_millis(-1, 0), -1000);
 }
+
+/// A small entity of the sales kind, for the agreement tests below.
+fn sales_like() -> Config {
+    config_with(serde_json::json!({
+        "table_name": "typed",
+        "filename_pattern": "typed_(\\d{4})\\.csv",
+        "partition_keys": ["year"],
+        "format": "parquet",
+        "schema": [
+            {"name": "id", "type": "string"},
+            {"name": "n", "type": "int"},
+            {"name": "day", "type": "date"},
+            {"name": "amount", "type": "decimal(10,2)"}
+        ]
+    }))
+}
+
+/// The converter's verdict on `csv` equals the validator's: the same error, or the same rows.
+fn assert_agrees_with_validator(entity: &Entity, csv: &[u8]) {
+    let expected = validate_read(entity, csv);
+    match (convert(entity, csv, 1 << 16), expected) {
+        (Ok(bytes), Ok(stats)) => assert_eq!(
+            read_back(bytes)
+                .0
+                .iter()
+                .map(|b| b.num_rows() as u64)
+                .sum::<u64>(),
+            stats.rows
+        ),
+        (Err(got), Err(expected)) => assert_eq!(got, ConvertError::Csv(expected)),
+        (got, expected) => panic!("converter {got:?}, validator {expected:?}"),
+    }
+}
+
+/// The type parse runs on the encoder thread, a batch behind the structural checks: whichever
+/// error comes first in the file is reported, also when the two are batches apart.
+#[test]
+fn errors_are_reported_in_file_order_across_batches() {
+    let config = sales_like();
+    let entity = &config.entities["typed"];
+    let row = |i: usize| format!("id{i},{i},2024-01-01,1.25\n");
+    let file = |bad: &[(usize, &str)]| {
+        let mut csv = String::from("id,n,day,amount\n");
+        for i in 0..(BATCH_ROWS * 2 + 100) {
+            match bad.iter().find(|(at, _)| *at == i) {
+                Some((_, text)) => csv.push_str(text),
+                None => csv.push_str(&row(i)),
+            }
+        }
+        csv.into_bytes()
+    };
+    let type_error = "x,1,2024-02-30,1.25\n";
+    let ragged = "x,1,2024-01-01\n";
+    let after_quote = "\"x\"y,1,2024-01-01,1.25\n";
+    for bad in [
+        vec![(10, type_error), (BATCH_ROWS + 50, ragged)],
+        vec![(10, ragged), (BATCH_ROWS + 50, type_error)],
+        vec![(BATCH_ROWS - 1, type_error), (BATCH_ROWS, after_quote)],
+        vec![(BATCH_ROWS * 2 + 99, type_error)],
+        vec![(BATCH_ROWS * 2 + 99, ragged)],
+    ] {
+        assert_agrees_with_validator(entity, &file(&bad));
+    }
+}
+
+proptest::proptest! {
+    /// Any file built from valid and broken pieces (bad values, quoting faults, ragged rows,
+    /// blank lines, invalid UTF-8, CR line ends): the converter and the validator agree.
+    #[test]
+    fn converter_agrees_with_the_validator_on_any_file(
+        rows in proptest::collection::vec(
+            proptest::collection::vec(proptest::sample::select(vec![
+                "a", "\"q,\"\"x\"\"\"", "12", "-7", "2024-02-29", "2023-02-29", "1.25", "1.234",
+                "", "\"a\"b", "\"open", "x\\y", "\u{e9}", "\u{ff}bad",
+            ]), 1..6),
+            0..40,
+        ),
+        line_end in proptest::sample::select(vec!["\n", "\r\n", "\r"]),
+        header in proptest::bool::ANY,
+    ) {
+        let config = sales_like();
+        let entity = &config.entities["typed"];
+        let mut csv: Vec<u8> = Vec::new();
+        if header {
+            csv.extend_from_slice(b"id,n,day,amount");
+            csv.extend_from_slice(line_end.as_bytes());
+        }
+        for fields in rows {
+            for (i, field) in fields.iter().enumerate() {
+                if i > 0 {
+                    csv.push(b',');
+                }
+                // "\u{ff}bad" stands for a field with a byte that is not UTF-8.
+                match field.strip_prefix('\u{ff}') {
+                    Some(rest) => { csv.push(0xff); csv.extend_from_slice(rest.as_bytes()); }
+                    None => csv.extend_from_slice(field.as_bytes()),
+                }
+            }
+            csv.extend_from_slice(line_end.as_bytes());
+        }
+        assert_agrees_with_validator(entity, &csv);
+    }
+}
