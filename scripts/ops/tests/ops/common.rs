@@ -86,15 +86,16 @@ impl Env {
     }
 
     /// Runs `pipeline-ops --endpoint-url <emulator> --output json ARGS`; returns the exit code
-    /// and the JSON report (Null when stdout is not JSON).
+    /// and the JSON report (Null when stdout is not JSON). Exit code 2 (could not run) panics.
     pub async fn ops(&self, args: &[&str]) -> (i32, Value) {
+        let (code, stdout) = self.ops_text(&[&["--output", "json"], args].concat()).await;
+        (code, serde_json::from_str(&stdout).unwrap_or(Value::Null))
+    }
+
+    /// Like [`Env::ops`] with the default (table) output: exit code and stdout.
+    pub async fn ops_text(&self, args: &[&str]) -> (i32, String) {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline-ops"))
-            .args([
-                "--endpoint-url",
-                &self.server.endpoint_url(),
-                "--output",
-                "json",
-            ])
+            .args(["--endpoint-url", &self.server.endpoint_url()])
             .args(args)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -114,7 +115,7 @@ impl Env {
             code != 2,
             "pipeline-ops {args:?} failed: {stderr}\nstdout: {stdout}"
         );
-        (code, serde_json::from_str(&stdout).unwrap_or(Value::Null))
+        (code, stdout.into_owned())
     }
 
     pub async fn upload(&self, key: &str, body: &str) {

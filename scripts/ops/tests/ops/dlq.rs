@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 
 use crate::common::{config_with, sales_csv, sales_location, Env};
@@ -78,6 +79,20 @@ async fn list_shows_reasons_and_leaves_the_messages() {
         assert_eq!(message["stored_body"], Value::Null);
     }
     // Listing received them; they are all visible again.
+    assert_eq!(env.depth(&env.dlq_url).await, (3, 0));
+    let (code, table) = env.ops_text(&["dlq", "list"]).await;
+    assert_eq!(code, 0);
+    println!("{table}");
+    for message in listed {
+        assert!(
+            table.contains(message["message_id"].as_str().unwrap()),
+            "{table}"
+        );
+    }
+    assert!(
+        table.contains("| permanent |") && table.ends_with("3 message(s)\n"),
+        "{table}"
+    );
     assert_eq!(env.depth(&env.dlq_url).await, (3, 0));
 }
 
@@ -157,4 +172,77 @@ async fn filtered_then_unfiltered_redrive_feed_the_fixed_pipeline() {
         .collect();
     assert_eq!(partitions, expected);
     assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
+}
+
+/// A body too large for the DLQ with its reason is kept in S3 and referenced; `dlq list` reads
+/// it back, and `dlq redrive --copy` sends the original body, which the fixed handler processes.
+#[tokio::test]
+async fn kept_bodies_are_listed_and_restored_by_a_copy_redrive() {
+    let env = Env::start().await;
+    env.clients
+        .sqs
+        .set_queue_attributes()
+        .queue_url(&env.dlq_url)
+        .attributes(QueueAttributeName::MaximumMessageSize, "1024")
+        .send()
+        .await
+        .unwrap();
+    // A long folder makes the S3 event itself larger than the DLQ's 1 KiB limit.
+    let key = format!("{}/sales_data_2024_03_18.csv", "deep".repeat(200));
+    env.upload(&key, &sales_csv("18")).await;
+    let original = env.receive(&env.queue_url, Duration::from_secs(1)).await;
+    assert_eq!(original.len(), 1);
+    let original_body = original[0].body().unwrap().to_string();
+    assert!(original_body.len() > 1024);
+    env.clients
+        .sqs
+        .change_message_visibility()
+        .queue_url(&env.queue_url)
+        .receipt_handle(original[0].receipt_handle().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    let buggy = config_with(|c| c["entities"]["sales"]["schema"][2]["name"] = "amt".into());
+    let (processor, _) = env.processor(&buggy);
+    assert_eq!(env.run_pipeline(&processor).await, 1);
+
+    let (code, listed) = env.ops(&["dlq", "list"]).await;
+    assert_eq!(code, 0);
+    let letter = &messages(&listed)[0];
+    assert!(letter["stored_body"]["s3_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("s3://my-company-analytics/dead-letter-bodies/"));
+    assert_eq!(letter["stored_body"]["bytes"], original_body.len());
+    assert_eq!(
+        letter["objects"],
+        serde_json::json!([format!("s3://my-company-data-source/{key}")])
+    );
+
+    let (code, report) = env.ops(&["dlq", "redrive", "--copy"]).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(
+        (report["method"].as_str(), report["moved"].as_u64()),
+        (Some("copy"), Some(1))
+    );
+    assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
+    let restored = env.receive(&env.queue_url, Duration::from_secs(1)).await;
+    assert_eq!(restored.len(), 1);
+    assert_eq!(restored[0].body(), Some(original_body.as_str()));
+    env.clients
+        .sqs
+        .change_message_visibility()
+        .queue_url(&env.queue_url)
+        .receipt_handle(restored[0].receipt_handle().unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    let (fixed, _) = env.processor(&env.config);
+    assert_eq!(env.run_pipeline(&fixed).await, 1);
+    assert_eq!(
+        env.partitions("sales_data").await,
+        [("2024/03/18".to_string(), sales_location("18"))]
+    );
 }
