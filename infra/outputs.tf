@@ -63,3 +63,8 @@ output "dashboard_name" {
   description = "CloudWatch dashboard of the pipeline (handler metrics per entity, queue, DLQ, function)."
   value       = aws_cloudwatch_dashboard.pipeline.dashboard_name
 }
+
+output "operator_policy_arn" {
+  description = "Managed policy to attach to the roles of operators running pipeline-ops (DLQ redrive, backfill, repair)."
+  value       = aws_iam_policy.operator.arn
+}
