@@ -1,6 +1,7 @@
 //! `backfill`: objects uploaded while the bucket had no notification get events of S3's shape
 //! (checked field by field against the emulator's own notification for an object), exactly one
-//! per matching object, and the handler turns each into its output and partition.
+//! per matching object, and the handler turns each into its output and partition (and skips
+//! them as duplicates when they are backfilled again unchanged).
 
 use std::collections::BTreeSet;
 
@@ -153,4 +154,24 @@ async fn events_have_s3s_shape_and_each_matching_object_is_processed_once() {
     assert_eq!(env.partitions("sales_data").await, expected);
     assert!(env.output_keys("inventory_snapshot/").await.is_empty());
     assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
+
+    // A second backfill of the same, unchanged files: without a sequencer the handler compares
+    // ETags, so each is a duplicate and nothing is written again.
+    let (code, report) = env
+        .ops(&["backfill", "--entity", "sales", "--prefix", "old/"])
+        .await;
+    assert_eq!(
+        (code, &report["enqueued"]),
+        (0, &Value::from(3)),
+        "{report}"
+    );
+    let (processor, lines) = env.processor(&env.config);
+    assert_eq!(env.run_pipeline(&processor).await, 3);
+    let outcomes: Vec<String> = lines
+        .lines()
+        .iter()
+        .filter_map(|l| l.get("outcome")?.as_str().map(String::from))
+        .collect();
+    assert_eq!(outcomes, ["duplicate"; 3]);
+    assert_eq!(env.partitions("sales_data").await, expected);
 }
