@@ -134,7 +134,7 @@ pub fn repair_table(report: &RepairReport) -> String {
                 t.plan.table.clone(),
                 values.join("/"),
                 "missing".into(),
-                action("created", "would create"),
+                action("created (unless FAILED below)", "would create"),
                 String::new(),
             ]);
         }
@@ -143,7 +143,7 @@ pub fn repair_table(report: &RepairReport) -> String {
                 t.plan.table.clone(),
                 wrong.values.join("/"),
                 format!("wrong location {}", or_dash(wrong.location.as_deref())),
-                action("updated", "would update"),
+                action("updated (unless FAILED below)", "would update"),
                 wrong.expected.clone(),
             ]);
         }
@@ -152,7 +152,12 @@ pub fn repair_table(report: &RepairReport) -> String {
                 t.plan.table.clone(),
                 empty.values.join("/"),
                 "no objects".into(),
-                if t.deleted > 0 { "deleted" } else { "reported" }.into(),
+                match (report.delete_empty, report.dry_run) {
+                    (true, false) => "deleted (unless FAILED below)",
+                    (true, true) => "would delete",
+                    (false, _) => "reported (--delete-empty deletes)",
+                }
+                .into(),
                 or_dash(empty.location.as_deref()),
             ]);
         }

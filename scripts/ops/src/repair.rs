@@ -166,6 +166,8 @@ pub struct TableReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct RepairReport {
     pub dry_run: bool,
+    /// Whether empty partitions are deleted (`--delete-empty`).
+    pub delete_empty: bool,
     pub database: String,
     pub tables: Vec<TableReport>,
     /// Each action that failed, with its reason.
@@ -183,6 +185,7 @@ pub async fn run(ops: &Ops, args: &RepairArgs) -> anyhow::Result<RepairReport> {
     };
     let mut report = RepairReport {
         dry_run: args.dry_run,
+        delete_empty: args.delete_empty,
         database: ops.config.resources.glue_database.clone(),
         tables: vec![],
         failures: vec![],

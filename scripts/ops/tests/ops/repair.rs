@@ -123,6 +123,19 @@ async fn repair_adds_missing_fixes_locations_and_reports_empty() {
         damaged_state,
         "a dry run changes nothing"
     );
+    let (code, table) = env
+        .ops_text(&["repair", "--entity", "sales", "--dry-run"])
+        .await;
+    assert_eq!(code, 0);
+    println!("{table}");
+    for row in [
+        "| sales_data | 2024/03/15 | missing",
+        "| sales_data | 2024/03/16 | wrong location s3://my-company-analytics/sales_data/misplaced/",
+        "| sales_data | 2024/03/17 | no objects",
+        "sales_data/notes.txt",
+    ] {
+        assert!(table.contains(row), "{row} in\n{table}");
+    }
 
     let (code, report) = env.ops(&["repair"]).await;
     assert_eq!(code, 0, "{report}");
