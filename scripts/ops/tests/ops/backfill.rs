@@ -175,3 +175,18 @@ async fn events_have_s3s_shape_and_each_matching_object_is_processed_once() {
     assert_eq!(outcomes, ["duplicate"; 3]);
     assert_eq!(env.partitions("sales_data").await, expected);
 }
+
+#[tokio::test]
+async fn an_unknown_entity_is_a_clear_error_and_sends_nothing() {
+    let env = Env::start().await;
+    env.upload("sales_data_2024_03_15.csv", &sales_csv("15"))
+        .await;
+    env.drain(&env.queue_url).await;
+    let (code, stdout, stderr) = env.ops_raw(&["backfill", "--entity", "nope"]).await;
+    assert_eq!(code, 2, "{stdout}");
+    assert_eq!(
+        stderr.trim(),
+        "error: no entity \"nope\" in the config (entities: events, inventory, sales)"
+    );
+    assert_eq!(env.depth(&env.queue_url).await, (0, 0));
+}

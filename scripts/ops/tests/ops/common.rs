@@ -94,28 +94,35 @@ impl Env {
 
     /// Like [`Env::ops`] with the default (table) output: exit code and stdout.
     pub async fn ops_text(&self, args: &[&str]) -> (i32, String) {
+        let (code, stdout, stderr) = self.ops_raw(args).await;
+        assert!(
+            code != 2,
+            "pipeline-ops {args:?} failed: {stderr}\nstdout: {stdout}"
+        );
+        (code, stdout)
+    }
+
+    /// Runs pipeline-ops against the emulator: exit code, stdout, stderr.
+    pub async fn ops_raw(&self, args: &[&str]) -> (i32, String, String) {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_pipeline-ops"))
             .args(["--endpoint-url", &self.server.endpoint_url()])
             .args(args)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env_remove("AWS_ENDPOINT_URL")
             .env_remove("PIPELINE_CONFIG")
             .output()
             .await
             .expect("pipeline-ops runs");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let code = output.status.code().unwrap_or(-1);
-        assert!(
-            code != 2,
-            "pipeline-ops {args:?} failed: {stderr}\nstdout: {stdout}"
-        );
-        (code, stdout.into_owned())
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 
     pub async fn upload(&self, key: &str, body: &str) {
