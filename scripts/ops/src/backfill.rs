@@ -1,8 +1,8 @@
 //! `backfill --entity E [--prefix P]`: an S3 `ObjectCreated:Put` event for every object already in
 //! the source bucket whose file name matches the entity's pattern, sent to the pipeline queue as
 //! S3 would send it (one record per message, SendMessageBatch with 10 per call), so the handler
-//! processes the files exactly as if they had just been uploaded: after a fix, or for files that
-//! predate the bucket notification.
+//! processes the files exactly as if they had just been uploaded: for files that predate the
+//! bucket notification, or that were rejected before a fix and are no longer in the DLQ.
 //!
 //! The record is S3's "Event message structure" version 2.1
 //! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html>),
