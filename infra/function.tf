@@ -112,6 +112,8 @@ module "file_processor" {
   })
   policy_json        = data.aws_iam_policy_document.file_processor.json
   log_retention_days = var.log_retention_days
+  alarm_name_prefix  = local.prefix
+  alarm_actions      = var.alarm_actions
 
   sqs_trigger = {
     queue_arn                        = module.queue.work_queue_arn

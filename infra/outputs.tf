@@ -58,3 +58,13 @@ output "analyst_policy_arn" {
   description = "Managed policy to attach to analysts' and BI service accounts' roles."
   value       = aws_iam_policy.analyst.arn
 }
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the pipeline (handler metrics per entity, queue, DLQ, function)."
+  value       = aws_cloudwatch_dashboard.pipeline.dashboard_name
+}
+
+output "operator_policy_arn" {
+  description = "Managed policy to attach to the roles of operators running pipeline-ops (DLQ redrive, backfill, repair)."
+  value       = aws_iam_policy.operator.arn
+}

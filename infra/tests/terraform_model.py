@@ -111,6 +111,7 @@ _FUNCTIONS = {
     "sort": sorted,
     "concat": lambda *lists: [item for items in lists for item in items],
     "coalesce": lambda *values: next(v for v in values if v is not None and v != ""),
+    "lookup": lambda d, key, default: d.get(key, default),
 }
 
 # Computed attributes that equal an argument (provider docs: a bucket's id is its name).

@@ -19,3 +19,8 @@ output "log_group_name" {
   description = "CloudWatch log group of the function."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "alarm_names" {
+  description = "Names of the function's Errors and Throttles alarms."
+  value       = [aws_cloudwatch_metric_alarm.errors.alarm_name, aws_cloudwatch_metric_alarm.throttles.alarm_name]
+}

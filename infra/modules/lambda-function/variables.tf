@@ -72,3 +72,14 @@ variable "sqs_trigger" {
   })
   default = null
 }
+
+variable "alarm_name_prefix" {
+  description = "Prefix of the CloudWatch alarm names."
+  type        = string
+}
+
+variable "alarm_actions" {
+  description = "ARNs notified on alarm and on recovery."
+  type        = list(string)
+  default     = []
+}
