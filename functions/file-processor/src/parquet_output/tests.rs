@@ -338,9 +338,13 @@ fn errors_are_reported_in_file_order_across_batches() {
     let ragged = "x,1,2024-01-01\n";
     let after_quote = "\"x\"y,1,2024-01-01,1.25\n";
     for bad in [
-        vec![(10, type_error), (BATCH_ROWS + 50, ragged)],
-        vec![(10, ragged), (BATCH_ROWS + 50, type_error)],
-        vec![(BATCH_ROWS - 1, type_error), (BATCH_ROWS, after_quote)],
+        vec![(10, type_error), (TEXT_BATCH_ROWS + 50, ragged)],
+        vec![(10, ragged), (TEXT_BATCH_ROWS + 50, type_error)],
+        vec![
+            (TEXT_BATCH_ROWS - 1, type_error),
+            (TEXT_BATCH_ROWS, after_quote),
+        ],
+        vec![(BATCH_ROWS + 3, type_error), (BATCH_ROWS + 4, after_quote)],
         vec![(BATCH_ROWS * 2 + 99, type_error)],
         vec![(BATCH_ROWS * 2 + 99, ragged)],
     ] {
