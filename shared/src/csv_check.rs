@@ -545,14 +545,24 @@ impl CsvValidator {
 fn field_text(field: &[u8], allow_embedded_newlines: bool) -> Result<&str, String> {
     let text = std::str::from_utf8(field)
         .map_err(|e| format!("not valid UTF-8 (byte {} of the field)", e.valid_up_to()))?;
-    if !allow_embedded_newlines && text.contains(['\n', '\r']) {
+    // One byte scan for the three ASCII bytes that matter (never part of a multi-byte UTF-8
+    // sequence); nearly every field has none. With two `str::contains` calls this function
+    // took 7% of the Parquet converter's CPU samples on sales rows.
+    let Some(at) = field
+        .iter()
+        .position(|&b| matches!(b, b'\n' | b'\r' | b'\\'))
+    else {
+        return Ok(text);
+    };
+    let rest = &text[at..];
+    if !allow_embedded_newlines && rest.contains(['\n', '\r']) {
         return Err(
             "quoted field contains a line break, which Athena's OpenCSVSerDe does not support \
              (set csv.allow_embedded_newlines to accept it)"
                 .into(),
         );
     }
-    if text.contains('\\') {
+    if rest.contains('\\') {
         return Err(
             "contains a backslash, which Athena's OpenCSVSerDe treats as its escape character \
              (the value would change)"
