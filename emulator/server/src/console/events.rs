@@ -36,7 +36,12 @@ impl FileRef {
 pub enum EventKind {
     /// A source object was stored and a notification announced it.
     #[serde(rename = "file.received")]
-    FileReceived { file: FileRef, size: Option<i64> },
+    FileReceived {
+        file: FileRef,
+        size: Option<i64>,
+        /// The config's entity for the key, when it routes to one.
+        entity: Option<String>,
+    },
     /// A message announcing the file was sent to a queue.
     #[serde(rename = "file.queued")]
     FileQueued {

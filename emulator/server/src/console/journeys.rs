@@ -144,6 +144,10 @@ impl Journey {
         }
         self.last_ms = event.time_ms;
         match &event.kind {
+            EventKind::FileReceived {
+                entity: Some(entity),
+                ..
+            } => self.entity = Some(entity.clone()),
             EventKind::FileProcessing { receive_count, .. } => {
                 self.receives = self.receives.max(*receive_count);
             }
@@ -376,6 +380,7 @@ mod tests {
             EventKind::FileReceived {
                 file: f.clone(),
                 size: Some(3),
+                entity: Some("sales".into()),
             },
             queued(&f),
             processing(&f, 1),
@@ -398,6 +403,7 @@ mod tests {
         assert_eq!(journey.error_reason.as_deref(), Some("bad header"));
         assert_eq!(journey.invocations, vec!["r1".to_string()]);
         assert_eq!(journey.steps.len(), 6);
+        assert_eq!(journey.entity.as_deref(), Some("sales"));
     }
 
     #[test]

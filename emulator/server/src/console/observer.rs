@@ -84,11 +84,17 @@ impl ConsoleObserver {
         for (index, file) in files.into_iter().enumerate() {
             if state.journeys.get(&file).is_none() {
                 let size = sizes.get(index).copied().flatten();
+                let entity = self
+                    .console
+                    .config()
+                    .and_then(|config| pipeline_core::route::route(config, &file.key).ok())
+                    .map(|route| route.entity);
                 state.publish(
                     metrics,
                     EventKind::FileReceived {
                         file: file.clone(),
                         size,
+                        entity,
                     },
                 );
             }

@@ -223,7 +223,10 @@ async function openJourney(bucket, key, show) {
     el("dt", {}, "output"), el("dd", {}, j.output_key || "–"),
     el("dt", {}, "partition"), el("dd", {}, j.partition || "–"),
     el("dt", {}, "elapsed"), el("dd", {}, fmtMs(j.last_ms - j.first_ms)));
-  const reason = j.error_reason ? el("div", { class: "reason", id: "j-reason", text: j.error_reason }) : null;
+  // The DLQ reason; after a redrive it stays visible as history, not as the current state.
+  const reason = !j.error_reason ? null : j.status === "dead_lettered"
+    ? el("div", { class: "reason", id: "j-reason", text: j.error_reason })
+    : el("div", { class: "reason past", id: "j-reason", text: `Earlier dead-lettered: ${j.error_reason}` });
   const timeline = el("ul", { class: "timeline", id: "j-timeline" }, ...j.events.map((e) => {
     const status = FILE_EVENTS[e.type];
     return el("li", { style: `--c: var(--${status ? cssVar(status) : "muted"})`, "data-type": e.type },
@@ -235,8 +238,8 @@ async function openJourney(bucket, key, show) {
     el("summary", {}, el("span", { class: `o-${inv.outcome}`, text: inv.outcome }), ` ${inv.function} · ${fmtMs(inv.duration_ms)} · `, el("code", {}, inv.request_id)),
     el("pre", {}, inv.log.join("\n") || "(no log lines)")));
   const versions = j.versions.length > 1 ? el("div", { class: "muted small" }, `${j.versions.length} versions of this key; showing the newest`) : null;
-  $("#journey").replaceChildren(facts, reason, versions, el("h2", {}, "Events"), timeline,
-    el("h2", { style: "margin-top:12px" }, `Invocations (${invocations.length})`), ...invocations);
+  $("#journey").replaceChildren(...[facts, reason, versions, el("h2", {}, "Events"), timeline,
+    el("h2", { style: "margin-top:12px" }, `Invocations (${invocations.length})`), ...invocations].filter(Boolean));
 }
 
 // ---- summary panels ------------------------------------------------------------------------
@@ -343,12 +346,18 @@ function renderCharts() {
       bars.push(`<rect x="${(i * w + 0.5).toFixed(1)}" y="${y.toFixed(1)}" width="${(w - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="var(--${cssVar(s)})"/>`);
     }
   });
-  svg.innerHTML = `<text x="4" y="12" font-size="10" fill="#8a94a6">${max}/s</text>${bars.join("")}`;
+  svg.innerHTML = bars.length
+    ? `<text x="4" y="12" font-size="10" fill="#8a94a6">${max}/s</text>${bars.join("")}`
+    : `<text x="300" y="64" font-size="11" fill="#aab2c0" text-anchor="middle">no files finished in the last 2 minutes</text>`;
   const last10 = state.rate.filter((p) => p.t > now - 10000).length / 10;
   $("#rate-now").textContent = `${last10.toFixed(1)} files/s (10 s)`;
   const lat = state.latencies;
   const lsvg = $("#chart-latency");
-  if (!lat.length) { lsvg.innerHTML = ""; $("#lat-now").textContent = ""; return; }
+  if (!lat.length) {
+    lsvg.innerHTML = `<text x="300" y="64" font-size="11" fill="#aab2c0" text-anchor="middle">no processed files yet</text>`;
+    $("#lat-now").textContent = "";
+    return;
+  }
   const maxMs = Math.max(...lat.map((p) => p.ms), 1);
   const pts = lat.map((p, i) => `${(i / Math.max(1, lat.length - 1) * 596 + 2).toFixed(1)},${(118 - p.ms / maxMs * 104).toFixed(1)}`);
   const sorted = lat.map((p) => p.ms).sort((a, b) => a - b);
