@@ -313,7 +313,13 @@ async fn sse_resume_replays_exactly_the_missed_events_and_an_evicted_cursor_is_g
         return;
     }
     let pipeline = Pipeline::start_with(StartOptions {
-        args: vec!["--event-buffer".into(), "20".into()],
+        // No functions: their start-up invocation (the s3:TestEvent) would add events at
+        // unpredictable ids.
+        args: vec![
+            "--event-buffer".into(),
+            "20".into(),
+            "--no-functions".into(),
+        ],
         ..StartOptions::default()
     })
     .await;
