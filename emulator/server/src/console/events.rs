@@ -197,6 +197,9 @@ pub struct Gone {
     pub oldest_available_id: u64,
 }
 
+/// What a subscriber gets: the held events after its cursor, then the live ones.
+pub type Resume = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
 /// The ring buffer, numbering and live fan-out. Callers hold it behind the console's lock.
 pub struct EventBus {
     ring: VecDeque<Arc<Event>>,
@@ -244,10 +247,7 @@ impl EventBus {
     /// Every held event after `last_event_id`, in order, plus a live receiver whose events
     /// start right after them (subscribed under the same lock, so nothing falls in between).
     /// `None` means from now on (no replay).
-    pub fn subscribe_after(
-        &self,
-        last_event_id: Option<u64>,
-    ) -> Result<(Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>), Gone> {
+    pub fn subscribe_after(&self, last_event_id: Option<u64>) -> Result<Resume, Gone> {
         let receiver = self.live.subscribe();
         let Some(after) = last_event_id else {
             return Ok((Vec::new(), receiver));

@@ -281,7 +281,7 @@ impl JourneyStore {
             .values()
             .filter(|j| j.file.bucket == bucket && j.file.key == key)
             .collect();
-        found.sort_by(|a, b| b.seq.cmp(&a.seq));
+        found.sort_by_key(|j| std::cmp::Reverse(j.seq));
         found
     }
 

@@ -108,6 +108,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Declares and registers every metric: a list, long only because there are many.
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let m = Self {

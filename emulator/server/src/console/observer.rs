@@ -118,32 +118,23 @@ impl SqsObserver for ConsoleObserver {
                 message_id,
                 body,
                 attributes,
-            } => {
-                self.sent(queue, message_id, body, attributes);
-            }
+            } => self.sent(queue, message_id, body, attributes),
             SqsEvent::Received {
                 queue,
                 message_id,
                 body,
                 receive_count,
             } => {
+                // A receive from a DLQ is someone inspecting it, not processing.
                 if self.console.state().dead_letter_queues.contains(queue) {
                     return;
                 }
-                let files = self.files(message_id, body);
-                let metrics = self.console.metrics();
-                let mut state = self.console.state();
-                for file in files {
-                    state.publish(
-                        metrics,
-                        EventKind::FileProcessing {
-                            file,
-                            queue: queue.to_owned(),
-                            message_id: message_id.to_owned(),
-                            receive_count,
-                        },
-                    );
-                }
+                self.publish_each(message_id, body, |file| EventKind::FileProcessing {
+                    file,
+                    queue: queue.to_owned(),
+                    message_id: message_id.to_owned(),
+                    receive_count,
+                });
             }
             SqsEvent::DeadLettered {
                 queue,
@@ -152,49 +143,44 @@ impl SqsObserver for ConsoleObserver {
                 body,
                 receive_count,
             } => {
-                let files = self.files(message_id, body);
-                let metrics = self.console.metrics();
-                let mut state = self.console.state();
-                state
+                self.console
+                    .state()
                     .dead_letter_queues
                     .insert(dead_letter_queue.to_owned());
-                for file in files {
-                    state.publish(
-                        metrics,
-                        EventKind::FileDeadLettered {
-                            file,
-                            queue: dead_letter_queue.to_owned(),
-                            message_id: message_id.to_owned(),
-                            error_reason: format!(
-                                "moved by {queue}'s redrive policy after {receive_count} receives \
-                             (maxReceiveCount) without the handler dead-lettering it; see the \
-                             invocations for why they failed"
-                            ),
-                        },
-                    );
-                }
+                self.publish_each(message_id, body, |file| EventKind::FileDeadLettered {
+                    file,
+                    queue: dead_letter_queue.to_owned(),
+                    message_id: message_id.to_owned(),
+                    error_reason: format!(
+                        "moved by {queue}'s redrive policy after {receive_count} receives \
+                         (maxReceiveCount) without the handler dead-lettering it; see the \
+                         invocations for why they failed"
+                    ),
+                });
             }
             SqsEvent::Moved {
                 source,
                 destination,
                 message_id,
                 body,
-            } => {
-                let files = self.files(message_id, body);
-                let metrics = self.console.metrics();
-                let mut state = self.console.state();
-                for file in files {
-                    state.publish(
-                        metrics,
-                        EventKind::FileRedriven {
-                            file,
-                            from_queue: source.to_owned(),
-                            queue: destination.to_owned(),
-                            message_id: message_id.to_owned(),
-                        },
-                    );
-                }
-            }
+            } => self.publish_each(message_id, body, |file| EventKind::FileRedriven {
+                file,
+                from_queue: source.to_owned(),
+                queue: destination.to_owned(),
+                message_id: message_id.to_owned(),
+            }),
+        }
+    }
+}
+
+impl ConsoleObserver {
+    /// Publishes `event(file)` for each file the message announces.
+    fn publish_each(&self, message_id: &str, body: &str, event: impl Fn(FileRef) -> EventKind) {
+        let files = self.files(message_id, body);
+        let metrics = self.console.metrics();
+        let mut state = self.console.state();
+        for file in files {
+            state.publish(metrics, event(file));
         }
     }
 }
