@@ -6,6 +6,7 @@ page does not show what the pipeline did."""
 import os
 import sys
 import time
+import urllib.request
 
 import boto3
 from selenium import webdriver
@@ -100,6 +101,8 @@ try:
     sql.send_keys("SELECT day, count(*) AS n, sum(CAST(amount AS decimal(10,2))) AS total FROM sales_data GROUP BY day ORDER BY day")
     driver.find_element(By.ID, "run").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results tbody tr")) == 5)
+    metrics = urllib.request.urlopen(URL + "/metrics").read().decode()
+    assert 'console_events_total{type="query.finished"} 1' in metrics, "the query's query.finished event"
     time.sleep(1.5)  # let the charts and panels catch up for the screenshot
     shot("overview-with-query")
     print("browser checks passed")

@@ -134,13 +134,14 @@ pub enum EventKind {
         values: Vec<String>,
         location: Option<String>,
     },
-    /// An Athena query run from the console ended.
+    /// An Athena query reached SUCCEEDED or FAILED.
     #[serde(rename = "query.finished")]
     QueryFinished {
         query_execution_id: String,
         state: String,
         query: String,
         duration_ms: u64,
+        bytes_scanned: u64,
     },
 }
 
