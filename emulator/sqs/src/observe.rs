@@ -118,3 +118,84 @@ impl Sqs {
         depths
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Records each event as `kind queue message_id detail`.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl SqsObserver for Recorder {
+        fn observe(&self, event: SqsEvent<'_>) {
+            let line = match event {
+                SqsEvent::Sent { queue, body, .. } => format!("sent {queue} {body}"),
+                SqsEvent::Received {
+                    queue,
+                    receive_count,
+                    ..
+                } => format!("received {queue} {receive_count}"),
+                SqsEvent::DeadLettered {
+                    queue,
+                    dead_letter_queue,
+                    receive_count,
+                    ..
+                } => format!("dead-lettered {queue}->{dead_letter_queue} {receive_count}"),
+                SqsEvent::Moved {
+                    source,
+                    destination,
+                    ..
+                } => format!("moved {source}->{destination}"),
+            };
+            self.0.lock().unwrap().push(line);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_observer_sees_send_receives_and_the_redrive_policy_move() {
+        let sqs = Sqs::new("us-east-1", "000000000000");
+        let recorder = Arc::new(Recorder::default());
+        assert!(sqs.set_observer(recorder.clone()));
+        assert!(!sqs.set_observer(Arc::new(Recorder::default())), "set once");
+        sqs.create_queue("work-dlq", &HashMap::new()).unwrap();
+        let policy = format!(
+            r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":1}}"#,
+            sqs.queue_arn("work-dlq")
+        );
+        sqs.create_queue(
+            "work",
+            &HashMap::from([("RedrivePolicy".to_string(), policy)]),
+        )
+        .unwrap();
+        sqs.send_to_arn(&sqs.queue_arn("work"), "body".into())
+            .unwrap();
+        let first = sqs.receive("work", 1, Duration::ZERO, None).await.unwrap();
+        sqs.change_visibility("work", &first[0].receipt_handle, 0)
+            .unwrap();
+        assert!(sqs
+            .receive("work", 1, Duration::ZERO, None)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            vec![
+                "sent work body",
+                "received work 1",
+                "dead-lettered work->work-dlq 1"
+            ]
+        );
+        let depths = sqs.queue_depths();
+        let dlq = depths.iter().find(|d| d.queue == "work-dlq").unwrap();
+        assert!(dlq.is_dead_letter_queue);
+        assert_eq!((dlq.visible, dlq.in_flight, dlq.delayed), (1, 0, 0));
+        let work = depths.iter().find(|d| d.queue == "work").unwrap();
+        assert!(!work.is_dead_letter_queue);
+        assert_eq!(work.visible + work.in_flight, 0);
+    }
+}

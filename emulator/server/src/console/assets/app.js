@@ -234,7 +234,8 @@ async function openJourney(bucket, key, show) {
       el("span", { class: "e", text: e.type }),
       el("div", { class: "d", text: (EVENT_TEXT[e.type] || (() => ""))(e) }));
   }));
-  const invocations = j.invocation_details.map((inv) => el("details", { class: "inv" },
+  // The newest invocation's log is open: it is usually the one that says what happened.
+  const invocations = j.invocation_details.map((inv, i, all) => el("details", i === all.length - 1 ? { class: "inv", open: "" } : { class: "inv" },
     el("summary", {}, el("span", { class: `o-${inv.outcome}`, text: inv.outcome }), ` ${inv.function} · ${fmtMs(inv.duration_ms)} · `, el("code", {}, inv.request_id)),
     el("pre", {}, inv.log.join("\n") || "(no log lines)")));
   const versions = j.versions.length > 1 ? el("div", { class: "muted small" }, `${j.versions.length} versions of this key; showing the newest`) : null;
