@@ -56,12 +56,15 @@ impl ConsoleObserver {
         body: &str,
         attributes: &std::collections::BTreeMap<String, MessageAttributeValue>,
     ) {
-        let files = self.files(message_id, body);
-        if files.is_empty() {
+        // A sent message is new: parse its body once for the files and their sizes.
+        let objects = objects_in_body(body);
+        if objects.is_empty() {
             return;
         }
+        let files: Vec<FileRef> = objects.iter().map(|(file, _)| file.clone()).collect();
         let metrics = self.console.metrics();
         let mut state = self.console.state();
+        state.remember_message(message_id, &files, self.message_cap());
         if let Some(reason) = attributes
             .get(ERROR_REASON)
             .and_then(|v| v.string_value.clone())
@@ -80,10 +83,8 @@ impl ConsoleObserver {
             }
             return;
         }
-        let sizes = sizes_in_body(body);
-        for (index, file) in files.into_iter().enumerate() {
+        for (file, size) in objects {
             if state.journeys.get(&file).is_none() {
-                let size = sizes.get(index).copied().flatten();
                 let entity = self
                     .console
                     .config()
@@ -478,31 +479,30 @@ fn destroys_environment(kind: &FailureKind) -> bool {
 
 /// The ObjectCreated files a message body announces (none for anything else).
 pub fn files_in_body(body: &str) -> Vec<FileRef> {
-    match parse_sqs_body(body) {
-        Ok(ParsedBody::Objects(objects)) => objects
-            .into_iter()
-            .filter(|o| o.is_object_created())
-            .map(|o| FileRef {
-                version: format!(
-                    "{}:{}",
-                    o.etag.as_deref().unwrap_or("-"),
-                    o.sequencer.as_deref().unwrap_or("-")
-                ),
-                bucket: o.bucket,
-                key: o.key,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
+    objects_in_body(body)
+        .into_iter()
+        .map(|(file, _)| file)
+        .collect()
 }
 
-/// The object sizes of the ObjectCreated records, in the order of [`files_in_body`].
-fn sizes_in_body(body: &str) -> Vec<Option<i64>> {
+/// [`files_in_body`] with each object's size.
+fn objects_in_body(body: &str) -> Vec<(FileRef, Option<i64>)> {
     match parse_sqs_body(body) {
         Ok(ParsedBody::Objects(objects)) => objects
             .into_iter()
             .filter(|o| o.is_object_created())
-            .map(|o| o.size)
+            .map(|o| {
+                let file = FileRef {
+                    version: format!(
+                        "{}:{}",
+                        o.etag.as_deref().unwrap_or("-"),
+                        o.sequencer.as_deref().unwrap_or("-")
+                    ),
+                    bucket: o.bucket,
+                    key: o.key,
+                };
+                (file, o.size)
+            })
             .collect(),
         _ => Vec::new(),
     }
@@ -538,7 +538,7 @@ mod tests {
                 version: "abc:0A".into()
             }]
         );
-        assert_eq!(sizes_in_body(body), vec![Some(4)]);
+        assert_eq!(objects_in_body(body)[0].1, Some(4));
         assert!(files_in_body("not json").is_empty());
         assert_eq!(
             field_after("12.5 ms\tInstance: 3\t(x)", "Instance: "),
