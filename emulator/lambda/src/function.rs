@@ -23,6 +23,8 @@ pub struct FunctionStats {
     pub invocations: u64,
     pub cold_starts: u64,
     pub failures: u64,
+    /// Execution environments alive and waiting for an invocation now.
+    pub idle_instances: u64,
 }
 
 pub struct Function {
@@ -64,6 +66,7 @@ impl Function {
             invocations: self.invocations.load(Ordering::Relaxed),
             cold_starts: self.cold_starts.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
+            idle_instances: lock(&self.idle).len() as u64,
         }
     }
 

@@ -269,7 +269,8 @@ async function refreshSummary() {
   $("#redrive").textContent = `Redrive all (${dlqDepth})`;
   renderDlq();
   $("#functions").replaceChildren(...s.functions.map((f) => el("div", { class: "fn" }, el("b", {}, f.name),
-    el("span", { class: "stat" }, "running ", el("span", {}, f.running)),
+    el("span", { class: "stat", title: "execution environments: running an invocation / idle (warm)" }, "instances ",
+      el("span", {}, `${f.running} busy · ${f.stats ? f.stats.idle_instances : 0} idle`)),
     el("span", { class: "stat" }, "invocations ", el("span", {}, f.stats ? f.stats.invocations : 0)),
     el("span", { class: "stat" }, "cold starts ", el("span", {}, f.stats ? f.stats.cold_starts : 0)),
     el("span", { class: "stat" }, "failures ", el("span", {}, f.stats ? f.stats.failures : 0)))));
