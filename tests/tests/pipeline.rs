@@ -3,6 +3,8 @@
 //! uploaded twice gives one output; the queue is empty at the end; a poison message too large for
 //! the DLQ with its reason is kept in S3 and referenced.
 
+mod console;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -222,6 +224,7 @@ async fn a_file_too_big_for_the_timeout_reaches_the_dlq_with_a_reason_and_nothin
     let pipeline = e2e_tests::Pipeline::start_with(e2e_tests::StartOptions {
         config: Some(config_path),
         log_file: Some(log_path.clone()),
+        ..Default::default()
     })
     .await;
     let config = Config::embedded_default().unwrap();
@@ -359,6 +362,7 @@ async fn a_multipart_source_is_processed_without_a_warning() {
     let pipeline = e2e_tests::Pipeline::start_with(e2e_tests::StartOptions {
         config: None,
         log_file: Some(log_path.clone()),
+        ..Default::default()
     })
     .await;
     let config = Config::embedded_default().unwrap();

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod engine;
 mod errors;
 mod functions;
+pub mod observe;
 mod protocol;
 pub mod results;
 pub mod state;
@@ -25,6 +26,7 @@ use emulator_glue::Glue;
 use emulator_s3::S3Emulator;
 
 pub use errors::ApiError;
+pub use observe::{FinishedQuery, QueryObserver};
 
 use crate::engine::{Engine, QueryFailure, QueryOutput, QueryScope};
 use crate::state::{Execution, Executions, QueryState, StartParameters, TokenLookup};
@@ -63,6 +65,8 @@ struct Inner {
     workgroups: Vec<WorkGroup>,
     created: SystemTime,
     executions: Mutex<Executions>,
+    /// The console's observer (see [`observe`]), when one is set.
+    observer: std::sync::OnceLock<Arc<dyn QueryObserver>>,
 }
 
 /// A StartQueryExecution request, parsed.
@@ -96,6 +100,7 @@ impl Athena {
                 workgroups,
                 created: SystemTime::now(),
                 executions: Mutex::default(),
+                observer: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -251,6 +256,7 @@ impl Athena {
             let engine_ms = started.elapsed().as_millis() as u64;
             let outcome = outcome.and_then(|output| athena.write_result_file(&id, output));
             athena.executions().finish(&id, outcome, engine_ms);
+            athena.report_finished(&id);
         });
     }
 

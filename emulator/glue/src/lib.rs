@@ -8,6 +8,7 @@
 mod databases;
 mod errors;
 pub mod expression;
+pub mod observe;
 mod partitions;
 mod protocol;
 mod state;
@@ -16,6 +17,7 @@ mod tables;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use errors::GlueError;
+pub use observe::{CreatedPartition, GlueObserver};
 pub use state::{CatalogStats, PartitionKey};
 
 /// The Glue service. Cheap to clone: every clone shares one catalog.
@@ -28,6 +30,8 @@ struct Inner {
     region: String,
     account_id: String,
     catalog: Mutex<state::Catalog>,
+    /// The console's observer (see [`observe`]), when one is set.
+    observer: std::sync::OnceLock<Arc<dyn GlueObserver>>,
 }
 
 impl Glue {
@@ -38,6 +42,7 @@ impl Glue {
                 region: region.into(),
                 account_id: account_id.into(),
                 catalog: Mutex::new(state::Catalog::default()),
+                observer: std::sync::OnceLock::new(),
             }),
         }
     }

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::errors::GlueError;
 use crate::expression::Filter;
+use crate::observe::CreatedPartition;
 use crate::protocol::{paginate, string_list, Request};
 use crate::state::{now_epoch_seconds, Partition, PartitionKey, Table};
 use crate::Glue;
@@ -96,8 +97,15 @@ pub(crate) fn create_partition(glue: &Glue, req: &Request) -> Result<Value, Glue
     let db = req.required_str("DatabaseName")?;
     let table_name = req.required_str("TableName")?;
     let (values, input) = split_input(req.required_object("PartitionInput")?, "PartitionInput")?;
+    let created = glue
+        .observer()
+        .map(|_| CreatedPartition::new(db, table_name, &values, &input));
     let mut catalog = glue.catalog();
     insert(catalog.table_mut(db, table_name)?, values, input)?;
+    drop(catalog);
+    if let (Some(observer), Some(created)) = (glue.observer(), created) {
+        observer.partition_created(&created);
+    }
     Ok(json!({}))
 }
 
@@ -195,14 +203,26 @@ pub(crate) fn batch_create_partition(glue: &Glue, req: &Request) -> Result<Value
         .collect::<Result<Vec<_>, _>>()?;
     let mut catalog = glue.catalog();
     let table = catalog.table_mut(db, table_name)?;
+    let mut created = Vec::new();
     let errors: Vec<Value> = inputs
         .into_iter()
         .filter_map(|(values, input)| {
-            insert(table, values.clone(), input)
-                .err()
-                .map(|e| error_entry(&values, &e))
+            let observed = glue
+                .observer()
+                .map(|_| CreatedPartition::new(db, table_name, &values, &input));
+            match insert(table, values.clone(), input) {
+                Ok(()) => {
+                    created.extend(observed);
+                    None
+                }
+                Err(e) => Some(error_entry(&values, &e)),
+            }
         })
         .collect();
+    drop(catalog);
+    if let Some(observer) = glue.observer() {
+        created.iter().for_each(|p| observer.partition_created(p));
+    }
     Ok(batch_errors(errors))
 }
 

@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use crate::instance::{error_document, FailureKind, HostSettings, Instance, InvocationResult};
 use crate::logs::LogContext;
+use crate::observe::InvocationGuard;
 use crate::spec::FunctionSpec;
 
 /// Counters a test or the health endpoint can read.
@@ -22,6 +23,8 @@ pub struct FunctionStats {
     pub invocations: u64,
     pub cold_starts: u64,
     pub failures: u64,
+    /// Execution environments alive and waiting for an invocation now.
+    pub idle_instances: u64,
 }
 
 pub struct Function {
@@ -63,11 +66,20 @@ impl Function {
             invocations: self.invocations.load(Ordering::Relaxed),
             cold_starts: self.cold_starts.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
+            idle_instances: lock(&self.idle).len() as u64,
         }
     }
 
     /// Runs one synchronous invocation with `payload` as the event.
     pub async fn invoke(&self, payload: Bytes) -> InvocationResult {
+        let observer = lock(&self.host).observer.clone();
+        let guard = InvocationGuard::start(observer, &self.spec.name, &payload);
+        let result = self.run_invocation(payload).await;
+        guard.finish(&result);
+        result
+    }
+
+    async fn run_invocation(&self, payload: Bytes) -> InvocationResult {
         self.invocations.fetch_add(1, Ordering::Relaxed);
         let mut instance = match self.take_idle() {
             Some(warm) => warm,
@@ -133,7 +145,7 @@ impl Function {
     async fn spawn(&self) -> Result<Instance, String> {
         let id = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let host = lock(&self.host).clone();
-        let log = Arc::new(LogContext::new(&self.spec.name));
+        let log = Arc::new(LogContext::new(&self.spec.name).with_observer(host.observer.clone()));
         Instance::spawn(id, &self.spec, &self.arn, &host, log).await
     }
 }

@@ -45,6 +45,8 @@ pub struct HostSettings {
     pub region: String,
     /// `AWS_ENDPOINT_URL` given to functions (the emulator's own URL).
     pub endpoint_url: Option<String>,
+    /// The console's observer, when one is set.
+    pub observer: Option<crate::observe::ObserverHandle>,
 }
 
 /// Why an invocation failed. Every kind is a failed batch for an event source mapping.

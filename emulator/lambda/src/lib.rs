@@ -18,6 +18,7 @@ mod function;
 mod instance;
 mod invoke_api;
 mod logs;
+pub mod observe;
 mod runtime_api;
 pub mod spec;
 mod sqs_event;
@@ -36,6 +37,7 @@ pub use batch_response::{interpret as interpret_batch_response, BatchOutcome};
 pub use function::FunctionStats;
 pub use instance::{FailureKind, InvocationResult};
 pub use invoke_api::API_PREFIX;
+pub use observe::LambdaObserver;
 pub use spec::{FunctionSpec, SpecError, SqsTrigger};
 
 use function::Function;
@@ -94,6 +96,7 @@ impl Lambda {
         let host = HostSettings {
             region: region.clone(),
             endpoint_url: None,
+            observer: None,
         };
         Self {
             inner: Arc::new(Inner {
@@ -112,6 +115,12 @@ impl Lambda {
     /// Applies to environments started from now on; set it before the first invocation.
     pub fn set_endpoint_url(&self, url: impl Into<String>) {
         lock(&self.inner.host).endpoint_url = Some(url.into());
+    }
+
+    /// Sets the observer of invocations and log lines (see [`observe`]). Applies to
+    /// invocations and environments started from now on.
+    pub fn set_observer(&self, observer: std::sync::Arc<dyn LambdaObserver>) {
+        lock(&self.inner.host).observer = Some(observe::ObserverHandle(observer));
     }
 
     /// Deploys a function (validated as CreateFunction would). Nothing starts until it is

@@ -18,6 +18,7 @@ pub const LOG_TAIL_BYTES: usize = 4 * 1024;
 pub struct LogContext {
     function: String,
     state: Mutex<LogState>,
+    observer: Option<crate::observe::ObserverHandle>,
 }
 
 #[derive(Default)]
@@ -31,7 +32,14 @@ impl LogContext {
         Self {
             function: function.to_owned(),
             state: Mutex::new(LogState::default()),
+            observer: None,
         }
+    }
+
+    /// Also hands every line to the console's observer.
+    pub fn with_observer(mut self, observer: Option<crate::observe::ObserverHandle>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// Lines from now on belong to this invocation.
@@ -62,6 +70,12 @@ impl LogContext {
             }
         }
         drop(state);
+        if let Some(observer) = &self.observer {
+            let line = text.trim_end_matches(['\r', '\n']);
+            observer
+                .0
+                .log_line(&self.function, request_id.as_deref(), line);
+        }
         let mut out = std::io::stdout().lock();
         // A closed stdout must not take the emulator down; the line is lost, nothing else.
         let _ = writeln!(

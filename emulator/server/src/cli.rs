@@ -58,6 +58,12 @@ pub struct ServeArgs {
     /// Create the config's resources but start none of its functions.
     #[arg(long)]
     pub no_functions: bool,
+    /// File journeys the console keeps (/_emulator/files); the oldest is evicted first.
+    #[arg(long, env = "EMULATOR_JOURNEY_CAP", default_value_t = 10_000)]
+    pub journey_cap: usize,
+    /// Events kept for resuming /_emulator/events with Last-Event-ID; an older cursor gets 410.
+    #[arg(long, env = "EMULATOR_EVENT_BUFFER", default_value_t = 10_000)]
+    pub event_buffer: usize,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -88,7 +94,9 @@ pub async fn run_with(cli: Cli, extensions: Extensions) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(args: ServeArgs, extensions: Extensions) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, mut extensions: Extensions) -> anyhow::Result<()> {
+    extensions.console.journey_cap = args.journey_cap.max(1);
+    extensions.console.event_buffer = args.event_buffer.max(1);
     let config = match &args.config {
         Some(path) => Config::load(path).with_context(|| format!("loading {}", path.display()))?,
         None => Config::embedded_default().context("loading the embedded default config")?,
@@ -120,6 +128,9 @@ fn print_banner(server: &EmulatorServer, config: &Config, empty: bool) {
         ""
     };
     println!("emulator listening on {url} (S3, SQS, Glue, Lambda{athena}; health: {url}/_emulator/health)");
+    println!(
+        "  console: {url}/_emulator/ui/  metrics: {url}/metrics  events: {url}/_emulator/events"
+    );
     if empty {
         println!("started empty (--empty): no resources created");
         return;

@@ -101,6 +101,7 @@ fn unknown_json_operation(message: &str) -> Response {
 pub fn router(services: Services) -> Router {
     Router::new()
         .route("/_emulator/health", get(crate_health))
+        .merge(crate::console::api::routes())
         .fallback(dispatch)
         .with_state(services)
 }
@@ -135,7 +136,7 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
     if emulator_lambda::is_lambda_request(request.uri(), request.headers()) {
         let operation = format!("{method} {path}");
         let response = rpc(request, |r| services.lambda.handle(r)).await;
-        log_request("lambda", &operation, &response, started);
+        log_request(&services, "lambda", &operation, &response, started);
         return response;
     }
     let target = classify(&method, request.headers());
@@ -175,11 +176,18 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
             s3(&services, request).await,
         ),
     };
-    log_request(service, &operation, &response, started);
+    log_request(&services, service, &operation, &response, started);
     response
 }
 
-fn log_request(service: &str, operation: &str, response: &Response, started: Instant) {
+fn log_request(
+    services: &Services,
+    service: &str,
+    operation: &str,
+    response: &Response,
+    started: Instant,
+) {
+    crate::console::record_request(&services.console, service, operation, response, started);
     tracing::debug!(
         service,
         operation,

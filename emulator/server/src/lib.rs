@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod cli;
+pub mod console;
 pub mod dispatch;
 pub mod functions;
 pub mod logging;
@@ -13,4 +14,5 @@ pub mod notify;
 pub mod query;
 pub mod server;
 
+pub use console::ConsoleOptions;
 pub use server::{AthenaInstaller, EmulatorServer, Extensions, RpcService, ServeOptions, Services};

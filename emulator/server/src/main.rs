@@ -57,7 +57,24 @@ mod athena {
             services.s3.clone(),
             emulator_athena::AthenaConfig { workgroups },
         );
+        athena.set_observer(Arc::new(QueriesToConsole(services.console.clone())));
         Arc::new(AthenaService(athena))
+    }
+
+    /// Finished queries become the console's `query.finished` events.
+    struct QueriesToConsole(emulator::console::Console);
+
+    impl emulator_athena::QueryObserver for QueriesToConsole {
+        fn query_finished(&self, query: &emulator_athena::FinishedQuery) {
+            self.0
+                .publish(emulator::console::events::EventKind::QueryFinished {
+                    query_execution_id: query.query_execution_id.clone(),
+                    state: query.state.clone(),
+                    query: query.query.clone(),
+                    duration_ms: query.total_ms,
+                    bytes_scanned: query.bytes_scanned,
+                });
+        }
     }
 }
 
@@ -74,8 +91,9 @@ async fn main() -> anyhow::Result<()> {
     #[cfg(feature = "athena")]
     let extensions = Extensions {
         athena: Some(std::sync::Arc::new(athena::install_athena)),
+        ..Extensions::default()
     };
     #[cfg(not(feature = "athena"))]
-    let extensions = Extensions { athena: None };
+    let extensions = Extensions::default();
     emulator::cli::run_with(cli, extensions).await
 }

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::bootstrap;
+use crate::console::{Console, ConsoleOptions};
 use crate::dispatch;
 use crate::functions;
 use crate::notify::SqsNotificationSink;
@@ -49,6 +50,8 @@ pub type AthenaInstaller =
 #[derive(Clone, Default)]
 pub struct Extensions {
     pub athena: Option<AthenaInstaller>,
+    /// Bounds of the console's journeys and event replay buffer.
+    pub console: ConsoleOptions,
 }
 
 /// The service states, shared by every connection. Cloning is cheap (each holds an `Arc`).
@@ -63,23 +66,35 @@ pub struct Services {
     pub lambda: Lambda,
     /// Athena, when the binary installed it (see [`Extensions`]).
     pub athena: Option<Arc<dyn RpcService>>,
+    /// Events, journeys and metrics of the console (see [`crate::console`]).
+    pub console: Console,
     pub started: Instant,
 }
 
 impl Services {
     pub fn new(region: &str, account_id: &str) -> Self {
+        Self::with_console(region, account_id, ConsoleOptions::default())
+    }
+
+    /// The services, reporting to a console with these bounds.
+    pub fn with_console(region: &str, account_id: &str, console: ConsoleOptions) -> Self {
         let sqs = Sqs::new(region, account_id);
         let s3 = S3Emulator::new(region, Arc::new(SqsNotificationSink::new(sqs.clone())));
         let s3_service = s3.service();
+        let lambda = Lambda::new(region, account_id, sqs.clone());
+        let glue = Glue::new(region, account_id);
+        let console = Console::new(console);
+        console.attach(&sqs, &lambda, &glue);
         Self {
             region: region.to_owned(),
             account_id: account_id.to_owned(),
             s3,
             s3_service,
-            lambda: Lambda::new(region, account_id, sqs.clone()),
+            lambda,
             sqs,
-            glue: Glue::new(region, account_id),
+            glue,
             athena: None,
+            console,
             started: Instant::now(),
         }
     }
@@ -105,7 +120,10 @@ impl EmulatorServer {
             Some(config) => (config.aws.region.clone(), config.aws.account_id.clone()),
             None => ("us-east-1".to_owned(), "000000000000".to_owned()),
         };
-        let mut services = Services::new(&region, &account_id);
+        let mut services = Services::with_console(&region, &account_id, extensions.console.clone());
+        if let Some(config) = &options.config {
+            services.console.set_config(config);
+        }
         if let Some(install) = &extensions.athena {
             services.athena = Some(install(&services, options.config.as_ref()));
         }

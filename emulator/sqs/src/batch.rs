@@ -19,7 +19,7 @@ pub fn send_message_batch(
 ) -> Result<Value, SqsError> {
     let queue = sqs.existing_queue(&batch.queue)?;
     run(batch, |message| {
-        messages::enqueue(&queue, message, &ctx.sender_id).map(|sent| sent.to_json())
+        messages::enqueue_observed(sqs, &queue, message, &ctx.sender_id).map(|sent| sent.to_json())
     })
 }
 

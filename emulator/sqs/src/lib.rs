@@ -18,6 +18,7 @@ mod json_protocol;
 pub mod md5;
 mod messages;
 mod move_tasks;
+pub mod observe;
 mod query_protocol;
 mod queues;
 mod request;
@@ -35,6 +36,7 @@ use http::{header, Request, Response};
 use serde_json::Value;
 
 pub use errors::{ErrorCode, SqsError};
+pub use observe::{QueueDepth, SqsEvent, SqsObserver};
 pub use state::message::AttributeValue as MessageAttributeValue;
 
 use request::SqsRequest;
@@ -67,6 +69,8 @@ pub(crate) struct SqsInner {
     pub(crate) long_polls: AtomicUsize,
     pub(crate) long_poll_limit: AtomicUsize,
     pub(crate) move_tasks: move_tasks::MoveTasks,
+    /// The console's observer (see [`observe`]), when one is set.
+    pub(crate) observer: std::sync::OnceLock<Arc<dyn SqsObserver>>,
 }
 
 impl std::fmt::Debug for Sqs {
@@ -93,6 +97,7 @@ impl Sqs {
                 long_polls: AtomicUsize::new(0),
                 long_poll_limit: AtomicUsize::new(state::DEFAULT_LONG_POLL_LIMIT),
                 move_tasks: move_tasks::MoveTasks::default(),
+                observer: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -266,7 +271,7 @@ impl Sqs {
             delay_seconds: None,
         };
         let sender = self.registry().account_id.clone();
-        Ok(messages::enqueue(&queue, message, &sender)?.message_id)
+        Ok(messages::enqueue_observed(self, &queue, message, &sender)?.message_id)
     }
 
     /// Receives up to `max` (1..=10) messages, long-polling up to `wait` (at most 20 s) for the

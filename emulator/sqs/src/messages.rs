@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use crate::errors::{ErrorCode, SqsError};
 use crate::input;
 use crate::md5::{md5_hex, md5_of_attributes};
+use crate::observe::SqsEvent;
 use crate::request::{ChangeVisibility, ReceiveMessage};
 use crate::state::config::{MAX_DELAY_SECONDS, MAX_VISIBILITY_TIMEOUT};
 use crate::state::message::{AttributeValue, StoredMessage};
@@ -61,7 +62,7 @@ pub fn send_message(
 ) -> Result<Value, SqsError> {
     let queue = sqs.existing_queue(name)?;
     Ok(Value::Object(
-        enqueue(&queue, message, &ctx.sender_id)?.to_json(),
+        enqueue_observed(sqs, &queue, message, &ctx.sender_id)?.to_json(),
     ))
 }
 
@@ -148,6 +149,27 @@ pub fn enqueue(
     };
     queue.notify.notify_waiters();
     Ok(result)
+}
+
+/// [`enqueue`], then tells the observer (if any) what was sent.
+pub fn enqueue_observed(
+    sqs: &Sqs,
+    queue: &Arc<Queue>,
+    message: NewMessage,
+    sender_id: &str,
+) -> Result<SendResult, SqsError> {
+    if !sqs.observing() {
+        return enqueue(queue, message, sender_id);
+    }
+    let (body, attributes) = (message.body.clone(), message.attributes.clone());
+    let sent = enqueue(queue, message, sender_id)?;
+    sqs.observe(SqsEvent::Sent {
+        queue: &queue.name,
+        message_id: &sent.message_id,
+        body: &body,
+        attributes: &attributes,
+    });
+    Ok(sent)
 }
 
 pub async fn receive_message(sqs: &Sqs, request: ReceiveMessage) -> Result<Value, SqsError> {
@@ -272,7 +294,26 @@ fn receive_once(
         sqs.in_flight_limit(),
     )?;
     if let Some(dlq) = dead_letter_queue.filter(|_| !batch.dead_lettered.is_empty()) {
+        if sqs.observing() {
+            for message in &batch.dead_lettered {
+                sqs.observe(SqsEvent::DeadLettered {
+                    queue: &queue.name,
+                    dead_letter_queue: &dlq.name,
+                    message_id: &message.message_id,
+                    body: &message.body,
+                    receive_count: message.receive_count,
+                });
+            }
+        }
         move_to_dead_letter_queue(queue, &dlq, batch.dead_lettered);
+    }
+    for delivered in &batch.delivered {
+        sqs.observe(SqsEvent::Received {
+            queue: &queue.name,
+            message_id: &delivered.message.message_id,
+            body: &delivered.message.body,
+            receive_count: delivered.message.receive_count,
+        });
     }
     Ok((batch.delivered, batch.next_visible_at))
 }

@@ -254,6 +254,14 @@ fn move_messages(
         message.visible_at = now;
         message.enqueued_at = now;
         message.dead_letter_source_arn = None;
+        if sqs.observing() {
+            sqs.observe(crate::observe::SqsEvent::Moved {
+                source: &source.name,
+                destination: &target.name,
+                message_id: &message.message_id,
+                body: &message.body,
+            });
+        }
         target.lock().restore(vec![message]);
         target.notify.notify_waiters();
         task.moved.fetch_add(1, Ordering::Relaxed);

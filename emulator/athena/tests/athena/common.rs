@@ -44,6 +44,7 @@ pub async fn start_with_csv_sales() -> Pipeline {
     Pipeline::start_with(e2e_tests::StartOptions {
         config: Some(path),
         log_file: None,
+        ..Default::default()
     })
     .await
 }

@@ -319,6 +319,14 @@ impl QueueState {
     }
 }
 
+/// For the console's queue metrics (`crate::observe`).
+impl QueueState {
+    /// SentTimestamp of the oldest message held (any state), as epoch milliseconds.
+    pub fn oldest_sent_epoch_ms(&self) -> Option<u64> {
+        self.messages.values().map(|m| m.sent_epoch_ms).min()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
