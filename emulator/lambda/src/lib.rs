@@ -34,7 +34,7 @@ use tokio::task::JoinHandle;
 
 pub use batch_response::{interpret as interpret_batch_response, BatchOutcome};
 pub use function::FunctionStats;
-pub use instance::{FailureKind, InvocationResult};
+pub use instance::{FailureKind, InvocationResult, KilledProcess};
 pub use invoke_api::API_PREFIX;
 pub use spec::{FunctionSpec, SpecError, SqsTrigger};
 
@@ -184,6 +184,15 @@ impl Lambda {
             .function(name)
             .ok_or_else(|| LambdaError::NotFound(name.to_owned()))?;
         Ok(function.invoke(payload).await)
+    }
+
+    /// Kills every running process of a function with SIGKILL, as a crash drill, and says which
+    /// (see [`Function::kill_all`]).
+    pub async fn kill_function(&self, name: &str) -> Result<Vec<KilledProcess>, LambdaError> {
+        let function = self
+            .function(name)
+            .ok_or_else(|| LambdaError::NotFound(name.to_owned()))?;
+        Ok(function.kill_all().await)
     }
 
     /// Serves a Lambda control-plane request (`/2015-03-31/...`, see [`is_lambda_request`]).
