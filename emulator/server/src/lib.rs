@@ -7,7 +7,9 @@
 pub mod bootstrap;
 pub mod cli;
 pub mod dispatch;
+pub mod faults;
 pub mod functions;
+pub mod limits;
 pub mod logging;
 pub mod notify;
 pub mod query;

@@ -74,8 +74,9 @@ async fn main() -> anyhow::Result<()> {
     #[cfg(feature = "athena")]
     let extensions = Extensions {
         athena: Some(std::sync::Arc::new(athena::install_athena)),
+        ..Extensions::default()
     };
     #[cfg(not(feature = "athena"))]
-    let extensions = Extensions { athena: None };
+    let extensions = Extensions::default();
     emulator::cli::run_with(cli, extensions).await
 }

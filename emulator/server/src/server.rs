@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::bootstrap;
 use crate::dispatch;
+use crate::faults::Faults;
 use crate::functions;
 use crate::notify::SqsNotificationSink;
 
@@ -49,6 +50,8 @@ pub type AthenaInstaller =
 #[derive(Clone, Default)]
 pub struct Extensions {
     pub athena: Option<AthenaInstaller>,
+    /// Fault rules in force from the first request (`serve --fault`); none when `None`.
+    pub faults: Option<Faults>,
 }
 
 /// The service states, shared by every connection. Cloning is cheap (each holds an `Arc`).
@@ -63,6 +66,8 @@ pub struct Services {
     pub lambda: Lambda,
     /// Athena, when the binary installed it (see [`Extensions`]).
     pub athena: Option<Arc<dyn RpcService>>,
+    /// Injected faults (see [`crate::faults`]).
+    pub faults: Faults,
     pub started: Instant,
 }
 
@@ -80,6 +85,7 @@ impl Services {
             sqs,
             glue: Glue::new(region, account_id),
             athena: None,
+            faults: Faults::default(),
             started: Instant::now(),
         }
     }
@@ -106,6 +112,9 @@ impl EmulatorServer {
             None => ("us-east-1".to_owned(), "000000000000".to_owned()),
         };
         let mut services = Services::new(&region, &account_id);
+        if let Some(faults) = &extensions.faults {
+            services.faults = faults.clone();
+        }
         if let Some(install) = &extensions.athena {
             services.athena = Some(install(&services, options.config.as_ref()));
         }
