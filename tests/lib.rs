@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 
+pub mod chaos;
+
 /// A running `emulator serve` process.
 pub struct Pipeline {
     pub url: String,

@@ -120,10 +120,18 @@ impl Function {
         }
     }
 
-    /// SIGKILLs every running process of the function, busy or idle (a crash drill). A busy
-    /// one fails its invocation as a crash; an idle one is replaced on its next use.
-    pub async fn kill_all(&self) -> Vec<KilledProcess> {
-        let handles: Vec<KillHandle> = std::mem::take(&mut *lock(&self.live));
+    /// SIGKILLs every running process of the function, busy or idle, or only the busy ones (a
+    /// crash drill). A busy one fails its invocation as a crash; an idle one is replaced on its
+    /// next use.
+    pub async fn kill_all(&self, busy_only: bool) -> Vec<KilledProcess> {
+        let handles: Vec<KillHandle> = {
+            let mut live = lock(&self.live);
+            live.retain(KillHandle::is_alive);
+            live.iter()
+                .filter(|h| !busy_only || h.is_busy())
+                .cloned()
+                .collect()
+        };
         let mut killed = Vec::new();
         for handle in handles {
             if let Some(process) = handle.kill().await {

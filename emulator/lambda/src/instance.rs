@@ -469,6 +469,10 @@ impl KillHandle {
         self.exit.borrow().is_none()
     }
 
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+
     /// SIGKILLs the process and waits (at most 5 s) until it is reaped; `None` when it had
     /// already exited.
     pub async fn kill(&self) -> Option<KilledProcess> {

@@ -186,13 +186,17 @@ impl Lambda {
         Ok(function.invoke(payload).await)
     }
 
-    /// Kills every running process of a function with SIGKILL, as a crash drill, and says which
-    /// (see [`Function::kill_all`]).
-    pub async fn kill_function(&self, name: &str) -> Result<Vec<KilledProcess>, LambdaError> {
+    /// Kills every running process of a function with SIGKILL (only those running an
+    /// invocation when `busy_only`), as a crash drill, and says which (see [`Function::kill_all`]).
+    pub async fn kill_function(
+        &self,
+        name: &str,
+        busy_only: bool,
+    ) -> Result<Vec<KilledProcess>, LambdaError> {
         let function = self
             .function(name)
             .ok_or_else(|| LambdaError::NotFound(name.to_owned()))?;
-        Ok(function.kill_all().await)
+        Ok(function.kill_all(busy_only).await)
     }
 
     /// Serves a Lambda control-plane request (`/2015-03-31/...`, see [`is_lambda_request`]).

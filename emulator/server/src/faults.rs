@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -599,10 +599,24 @@ async fn remove_rule(State(services): State<Services>, Path(id): Path<String>) -
 }
 
 /// `POST /_emulator/functions/{name}/kill`: SIGKILLs every running process of the function,
-/// busy or idle, and says which. The event source mapping sees a crashed invocation (its batch
-/// returns after the visibility timeout, as in Lambda); the next invocation starts a new process.
-async fn kill_function(State(services): State<Services>, Path(name): Path<String>) -> Response {
-    match services.lambda.kill_function(&name).await {
+/// busy or idle (`?only=busy`: only those running an invocation), and says which. The event
+/// source mapping sees a crashed invocation (its batch returns after the visibility timeout, as
+/// in Lambda); the next invocation starts a new process.
+async fn kill_function(
+    State(services): State<Services>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let busy_only = match query.as_deref() {
+        None | Some("") => false,
+        Some("only=busy") => true,
+        Some(other) => {
+            return bad_request(format!(
+                "unknown query {other:?}: the only option is only=busy"
+            ))
+        }
+    };
+    match services.lambda.kill_function(&name, busy_only).await {
         Ok(killed) => {
             tracing::info!(function = %name, killed = killed.len(), "function processes killed");
             Json(json!({ "function": name, "killed": killed })).into_response()

@@ -466,8 +466,14 @@ async fn kill_sigkills_a_busy_function_process_and_reports_it() {
     let invocation = tokio::spawn(async move { lambda.invoke("sleeper", "{}".into()).await });
     let deadline = Instant::now() + Duration::from_secs(10);
     let killed = loop {
-        let (status, _, body) =
-            http(addr, "POST", "/_emulator/functions/sleeper/kill", &[], b"").await;
+        let (status, _, body) = http(
+            addr,
+            "POST",
+            "/_emulator/functions/sleeper/kill?only=busy",
+            &[],
+            b"",
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
         let reply: Value = serde_json::from_str(&body).unwrap();
         if reply["killed"].as_array().is_some_and(|k| !k.is_empty()) {
@@ -476,6 +482,15 @@ async fn kill_sigkills_a_busy_function_process_and_reports_it() {
         assert!(Instant::now() < deadline, "no process to kill within 10 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    let (status, _, body) = http(
+        addr,
+        "POST",
+        "/_emulator/functions/sleeper/kill?all",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
     let process = &killed["killed"][0];
     assert_eq!(process["busy"], true, "{killed}");
     let pid = process["pid"].as_u64().unwrap();
