@@ -495,7 +495,7 @@ impl Relay {
                     let body = message.body().unwrap_or_default().to_owned();
                     if body.contains("\"Records\"") {
                         relayed += 1;
-                        if relayed % 3 == 0 {
+                        if relayed.is_multiple_of(3) {
                             late.push_back((round + 2, body.clone()));
                         }
                         bodies.push(body);

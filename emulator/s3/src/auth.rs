@@ -87,9 +87,12 @@ impl S3Auth for EmulatorAuth {
 /// fault injection answers `SlowDown` or `InternalError` here, by operation name (`GetObject`,
 /// `UploadPart`, ...), which only s3s's router knows.
 #[derive(Clone)]
-pub struct OperationGate(
-    pub Arc<dyn Fn(&str) -> futures::future::BoxFuture<'static, S3Result<()>> + Send + Sync>,
-);
+pub struct OperationGate(pub Arc<GateCheck>);
+
+/// The check of an [`OperationGate`]: given the operation's name, `Ok` lets it run, an error
+/// is answered instead.
+pub type GateCheck =
+    dyn Fn(&str) -> futures::future::BoxFuture<'static, S3Result<()>> + Send + Sync;
 
 /// Allows every signed request and refuses anonymous ones. s3s calls this after it verified the
 /// signature; `credentials()` is `None` exactly when the request carried none. Then runs the
