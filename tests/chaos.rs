@@ -271,37 +271,9 @@ pub async fn run(
     );
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue_url = url_of_queue(&sqs, &r.sqs_queue).await;
-
-    let relay = if chaos {
-        let staging = divert_notifications(&s3, &sqs, &r.source_bucket).await;
-        let rules: Vec<Value> = FAULTED
-            .iter()
-            .map(|(service, operation)| {
-                let error = if *service == "s3" {
-                    "SlowDown"
-                } else {
-                    "ThrottlingException"
-                };
-                json!({"service": service, "operation": operation, "error": error,
-                       "probability": plan.fault_probability})
-            })
-            .collect();
-        let (status, reply) = emulator_request(
-            &pipeline.url,
-            "POST",
-            "/_emulator/faults",
-            &json!({"rules": rules, "seed": plan.seed}).to_string(),
-        )
-        .await;
-        assert_eq!(status, 200, "fault rules: {reply}");
-        Some(Relay::start(
-            sqs.clone(),
-            staging,
-            queue_url.clone(),
-            files.len(),
-        ))
-    } else {
-        None
+    let relay = match chaos {
+        true => Some(arm(plan, files, &pipeline, &s3, &sqs, &queue_url).await),
+        false => None,
     };
 
     let started = Instant::now();
@@ -319,39 +291,77 @@ pub async fn run(
     let bad = files.len() - good;
     let queue_depth = drained(&s3, &sqs, &r, &queue_url, good, bad, plan.drain_within).await;
     let drain_time = started.elapsed();
+    let outcome = collect(&pipeline, &config, &s3, &sqs).await;
+    RunOutcome {
+        drain_time,
+        queue_depth,
+        kills,
+        duplicated_events,
+        ..outcome
+    }
+}
 
-    let (_, faults) = emulator_request(&pipeline.url, "GET", "/_emulator/faults", "").await;
-    let faults_injected = serde_json::from_str::<Value>(&faults)
-        .ok()
-        .and_then(|v| {
-            Some(
-                v["rules"]
-                    .as_array()?
-                    .iter()
-                    .filter_map(|r| r["hits"].as_u64())
-                    .sum(),
-            )
+/// Chaos on: the bucket notifies a staging queue the relay forwards from, and the fault rules
+/// are in force. Returns the running relay.
+async fn arm(
+    plan: &ChaosPlan,
+    files: &[SourceFile],
+    pipeline: &Pipeline,
+    s3: &aws_sdk_s3::Client,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Relay {
+    let r = Config::embedded_default()
+        .expect("embedded config")
+        .resources;
+    let staging = divert_notifications(s3, sqs, &r.source_bucket).await;
+    let rules: Vec<Value> = FAULTED
+        .iter()
+        .map(|(service, operation)| {
+            let error = match *service {
+                "s3" => "SlowDown",
+                _ => "ThrottlingException",
+            };
+            json!({"service": service, "operation": operation, "error": error,
+                   "probability": plan.fault_probability})
         })
+        .collect();
+    let body = json!({"rules": rules, "seed": plan.seed}).to_string();
+    let (status, reply) = emulator_request(&pipeline.url, "POST", "/_emulator/faults", &body).await;
+    assert_eq!(status, 200, "fault rules: {reply}");
+    Relay::start(sqs.clone(), staging, queue_url.to_owned(), files.len())
+}
+
+/// After the drain: the faults' hit counts (then the rules are removed, so reading the
+/// outputs is not faulted), the function's counters, and everything the run made.
+async fn collect(
+    pipeline: &Pipeline,
+    config: &Config,
+    s3: &aws_sdk_s3::Client,
+    sqs: &aws_sdk_sqs::Client,
+) -> RunOutcome {
+    let (_, faults) = emulator_request(&pipeline.url, "GET", "/_emulator/faults", "").await;
+    let faults: Value = serde_json::from_str(&faults).unwrap_or_default();
+    let faults_injected = faults["rules"]
+        .as_array()
+        .map(|rules| rules.iter().filter_map(|r| r["hits"].as_u64()).sum())
         .unwrap_or(0);
     emulator_request(&pipeline.url, "DELETE", "/_emulator/faults", "").await;
     let (_, health) = emulator_request(&pipeline.url, "GET", "/_emulator/health", "").await;
     let health: Value = serde_json::from_str(&health).unwrap_or_default();
     let stats = &health["services"]["lambda"][FUNCTION];
-
-    let outputs = outputs(&s3, &r.analytics_bucket).await;
+    let r = &config.resources;
+    let outputs = outputs(s3, &r.analytics_bucket).await;
     let output_rows = outputs.iter().map(|(key, bytes)| rows_of(key, bytes)).sum();
     RunOutcome {
         output_rows,
         outputs,
-        partitions: partitions(&pipeline, &config).await,
-        dead_letters: dead_letters(&sqs, &r.dead_letter_queue).await,
-        queue_depth,
-        drain_time,
+        partitions: partitions(pipeline, config).await,
+        dead_letters: dead_letters(sqs, &r.dead_letter_queue).await,
         faults_injected,
-        kills,
         invocations: stats["invocations"].as_u64().unwrap_or(0),
         failed_invocations: stats["failures"].as_u64().unwrap_or(0),
-        duplicated_events,
+        ..RunOutcome::default()
     }
 }
 

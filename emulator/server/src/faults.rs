@@ -127,7 +127,7 @@ impl FaultService {
     }
 
     /// The operations this emulator serves for the service (S3: as s3s names them), so a rule
-    /// naming a misspelled operation is refused instead of never matching.
+    /// naming a misspelled operation is refused instead of never matching. (Long: a table.)
     fn operations(self) -> &'static [&'static str] {
         match self {
             Self::S3 => &[

@@ -91,6 +91,7 @@ async fn get_faults(addr: SocketAddr) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// One scenario (over 80 lines): each step counts on the rules and objects the previous made.
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_faults_are_s3_errors_the_sdk_retries_and_never_reach_the_bucket() {
     let server = common::start_pipeline().await;
@@ -361,6 +362,7 @@ async fn bad_rules_are_refused_with_the_reason() {
     server.shutdown().await.unwrap();
 }
 
+/// One request per service and protocol (over 80 lines once formatted, each a few asserts).
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_bodies_get_each_services_error() {
     let server = common::start_pipeline().await;
