@@ -231,6 +231,8 @@ pub struct RunOutcome {
     pub failed_invocations: u64,
     /// Events relayed more than once.
     pub duplicated_events: usize,
+    /// Why whole batches failed (the emulator's `batch failed` log lines), by reason.
+    pub failed_batches: BTreeMap<String, usize>,
 }
 
 /// The config both runs use: the shipped one, with a 4 s function timeout and a 24 s visibility
@@ -291,7 +293,7 @@ pub async fn run(
     let bad = files.len() - good;
     let queue_depth = drained(&s3, &sqs, &r, &queue_url, good, bad, plan.drain_within).await;
     let drain_time = started.elapsed();
-    let outcome = collect(&pipeline, &config, &s3, &sqs).await;
+    let outcome = collect(dir, &pipeline, &config, &s3, &sqs).await;
     RunOutcome {
         drain_time,
         queue_depth,
@@ -335,6 +337,7 @@ async fn arm(
 /// After the drain: the faults' hit counts (then the rules are removed, so reading the
 /// outputs is not faulted), the function's counters, and everything the run made.
 async fn collect(
+    dir: &std::path::Path,
     pipeline: &Pipeline,
     config: &Config,
     s3: &aws_sdk_s3::Client,
@@ -352,6 +355,7 @@ async fn collect(
     let stats = &health["services"]["lambda"][FUNCTION];
     let r = &config.resources;
     let outputs = outputs(s3, &r.analytics_bucket).await;
+    let log = std::fs::read_to_string(dir.join("emulator.log")).unwrap_or_default();
     let output_rows = outputs.iter().map(|(key, bytes)| rows_of(key, bytes)).sum();
     RunOutcome {
         output_rows,
@@ -361,8 +365,27 @@ async fn collect(
         faults_injected,
         invocations: stats["invocations"].as_u64().unwrap_or(0),
         failed_invocations: stats["failures"].as_u64().unwrap_or(0),
+        failed_batches: failed_batches(&log),
         ..RunOutcome::default()
     }
+}
+
+/// Tally of the `reason` of the emulator's "batch failed" lines (at most 60 characters, e.g.
+/// `invocation failed: Runtime.ExitError`).
+fn failed_batches(log: &str) -> BTreeMap<String, usize> {
+    let mut tally = BTreeMap::new();
+    for line in log.lines().filter(|l| l.contains("batch failed")) {
+        let reason = line.split_once("reason=").map_or("", |(_, r)| r);
+        let reason: String = reason
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(60)
+            .collect();
+        *tally.entry(reason).or_default() += 1;
+    }
+    tally
 }
 
 /// Clients that outlast the injected faults (the drill's own uploads are faulted too): 10

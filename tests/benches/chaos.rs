@@ -60,7 +60,11 @@ async fn bench() {
     };
 
     println!();
-    println!("==================== chaos drill (release emulator) ====================");
+    println!("==================== chaos drill ====================");
+    println!(
+        "emulator binary: {}",
+        e2e_tests::emulator_binary().display()
+    );
     println!(
         "{} valid files over {} days (+3 bad), {input_rows} rows; chaos: {:.0}% faults on {} operations, {} kills",
         plan.files,
@@ -87,6 +91,8 @@ async fn bench() {
             run.queue_depth
         );
     }
+    println!("failed batches, clean: {:?}", clean.failed_batches);
+    println!("failed batches, chaos: {:?}", wild.failed_batches);
     println!("outputs differing from the clean run: {differing}");
     println!("=========================================================================");
     for (system, run) in [("no faults", &clean), ("20% faults + kills", &wild)] {

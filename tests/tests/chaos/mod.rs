@@ -33,15 +33,19 @@ async fn a_chaos_run_ends_exactly_where_a_clean_run_does() {
     let clean_time = started.elapsed();
     let wild = chaos::run(&plan, &files, true, &dir.join("chaos")).await;
     eprintln!(
-        "chaos test: clean run {:.1} s, chaos run {:.1} s ({} faults injected, {} kills mid-batch, \
-         {} events duplicated, {} of {} invocations failed)",
+        "chaos test: clean run {:.1} s ({} of {} invocations failed: {:?}), chaos run {:.1} s ({} \
+         faults injected, {} kills mid-batch, {} events duplicated, {} of {} invocations failed: {:?})",
         clean_time.as_secs_f64(),
+        clean.failed_invocations,
+        clean.invocations,
+        clean.failed_batches,
         wild.drain_time.as_secs_f64(),
         wild.faults_injected,
         wild.kills,
         wild.duplicated_events,
         wild.failed_invocations,
-        wild.invocations
+        wild.invocations,
+        wild.failed_batches
     );
 
     // The clean run is the reference: one output per valid file, every row, only bad files dead-lettered.
