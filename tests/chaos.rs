@@ -376,13 +376,7 @@ fn failed_batches(log: &str) -> BTreeMap<String, usize> {
     let mut tally = BTreeMap::new();
     for line in log.lines().filter(|l| l.contains("batch failed")) {
         let reason = line.split_once("reason=").map_or("", |(_, r)| r);
-        let reason: String = reason
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(60)
-            .collect();
+        let reason: String = reason.trim().chars().take(60).collect();
         *tally.entry(reason).or_default() += 1;
     }
     tally
