@@ -261,6 +261,7 @@ pub async fn run(
     let pipeline = Pipeline::start_with(StartOptions {
         config: Some(drill_config(dir)),
         log_file: Some(dir.join("emulator.log")),
+        ..Default::default()
     })
     .await;
     let config = Config::embedded_default().expect("embedded config");

@@ -76,6 +76,8 @@ pub struct StartOptions {
     pub config: Option<PathBuf>,
     /// Where the emulator's output (its log and its functions' logs) goes; inherited if `None`.
     pub log_file: Option<PathBuf>,
+    /// More `serve` arguments (e.g. `--fault ...`).
+    pub args: Vec<String>,
 }
 
 impl Pipeline {
@@ -96,6 +98,7 @@ impl Pipeline {
         if let Some(config) = &options.config {
             command.arg("--config").arg(config);
         }
+        command.args(&options.args);
         let (stdout, stderr) = match &options.log_file {
             Some(path) => {
                 let file = std::fs::File::create(path).expect("log file");

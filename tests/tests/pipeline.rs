@@ -224,6 +224,7 @@ async fn a_file_too_big_for_the_timeout_reaches_the_dlq_with_a_reason_and_nothin
     let pipeline = e2e_tests::Pipeline::start_with(e2e_tests::StartOptions {
         config: Some(config_path),
         log_file: Some(log_path.clone()),
+        ..Default::default()
     })
     .await;
     let config = Config::embedded_default().unwrap();
@@ -361,6 +362,7 @@ async fn a_multipart_source_is_processed_without_a_warning() {
     let pipeline = e2e_tests::Pipeline::start_with(e2e_tests::StartOptions {
         config: None,
         log_file: Some(log_path.clone()),
+        ..Default::default()
     })
     .await;
     let config = Config::embedded_default().unwrap();

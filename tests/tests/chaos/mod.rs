@@ -125,3 +125,55 @@ fn check_dead_letters(
         );
     }
 }
+
+/// `serve --fault` rules are in force from the first request, and a bad one stops `serve` with
+/// the reason before it listens.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_fault_rules_apply_from_the_first_request() {
+    let pipeline = e2e_tests::Pipeline::start_with(e2e_tests::StartOptions {
+        args: vec![
+            "--fault".into(),
+            "s3:ListBuckets:SlowDown:times=1".into(),
+            "--fault-seed".into(),
+            "3".into(),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let sdk = pipeline
+        .sdk_config()
+        .await
+        .into_builder()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let err = s3.list_buckets().send().await.unwrap_err();
+    assert_eq!(
+        aws_sdk_s3::error::ProvideErrorMetadata::code(&err),
+        Some("SlowDown"),
+        "{err:?}"
+    );
+    s3.list_buckets()
+        .send()
+        .await
+        .expect("times=1: the second call is served");
+    let (_, rules) = chaos::emulator_request(&pipeline.url, "GET", "/_emulator/faults", "").await;
+    let rules: serde_json::Value = serde_json::from_str(&rules).unwrap();
+    assert_eq!(rules["seed"], 3, "{rules}");
+    assert_eq!(rules["rules"][0]["hits"], 1, "{rules}");
+
+    let refused = std::process::Command::new(e2e_tests::emulator_binary())
+        .args(["serve", "--port", "0", "--fault", "s3:GetObjetc:SlowDown"])
+        .output()
+        .expect("emulator runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("s3 has no operation \"GetObjetc\""),
+        "{stderr}"
+    );
+}
