@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 
+pub mod chaos;
+
 /// A running `emulator serve` process.
 pub struct Pipeline {
     pub url: String,
@@ -74,7 +76,7 @@ pub struct StartOptions {
     pub config: Option<PathBuf>,
     /// Where the emulator's output (its log and its functions' logs) goes; inherited if `None`.
     pub log_file: Option<PathBuf>,
-    /// More `emulator serve` arguments (e.g. `--event-buffer 20`).
+    /// More `emulator serve` arguments (e.g. `--event-buffer 20`, `--fault ...`).
     pub args: Vec<String>,
 }
 

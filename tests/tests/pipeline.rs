@@ -3,6 +3,7 @@
 //! uploaded twice gives one output; the queue is empty at the end; a poison message too large for
 //! the DLQ with its reason is kept in S3 and referenced.
 
+mod chaos;
 mod console;
 
 use std::collections::HashMap;

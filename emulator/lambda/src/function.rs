@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::instance::{error_document, FailureKind, HostSettings, Instance, InvocationResult};
+use crate::instance::{
+    error_document, FailureKind, HostSettings, Instance, InvocationResult, KillHandle,
+    KilledProcess,
+};
 use crate::logs::LogContext;
 use crate::observe::InvocationGuard;
 use crate::spec::FunctionSpec;
@@ -35,6 +38,8 @@ pub struct Function {
     pub mapping_uuid: String,
     host: Arc<Mutex<HostSettings>>,
     idle: Mutex<Vec<Instance>>,
+    /// Every environment started and not yet seen dead, busy or idle (for crash drills).
+    live: Mutex<Vec<KillHandle>>,
     next_instance: AtomicU64,
     invocations: AtomicU64,
     cold_starts: AtomicU64,
@@ -53,6 +58,7 @@ impl Function {
             mapping_uuid: uuid::Uuid::new_v4().to_string(),
             host,
             idle: Mutex::new(Vec::new()),
+            live: Mutex::new(Vec::new()),
             next_instance: AtomicU64::new(1),
             invocations: AtomicU64::new(0),
             cold_starts: AtomicU64::new(0),
@@ -126,6 +132,27 @@ impl Function {
         }
     }
 
+    /// SIGKILLs every running process of the function, busy or idle, or only the busy ones (a
+    /// crash drill). A busy one fails its invocation as a crash; an idle one is replaced on its
+    /// next use.
+    pub async fn kill_all(&self, busy_only: bool) -> Vec<KilledProcess> {
+        let handles: Vec<KillHandle> = {
+            let mut live = lock(&self.live);
+            live.retain(KillHandle::is_alive);
+            live.iter()
+                .filter(|h| !busy_only || h.is_busy())
+                .cloned()
+                .collect()
+        };
+        let mut killed = Vec::new();
+        for handle in handles {
+            if let Some(process) = handle.kill().await {
+                killed.push(process);
+            }
+        }
+        killed
+    }
+
     /// An idle environment whose process is still alive (dead ones are dropped: a process that
     /// exits between invocations has crashed, and the next invocation gets a fresh one).
     fn take_idle(&self) -> Option<Instance> {
@@ -146,7 +173,11 @@ impl Function {
         let id = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let host = lock(&self.host).clone();
         let log = Arc::new(LogContext::new(&self.spec.name).with_observer(host.observer.clone()));
-        Instance::spawn(id, &self.spec, &self.arn, &host, log).await
+        let instance = Instance::spawn(id, &self.spec, &self.arn, &host, log).await?;
+        let mut live = lock(&self.live);
+        live.retain(KillHandle::is_alive);
+        live.push(instance.kill_handle());
+        Ok(instance)
     }
 }
 

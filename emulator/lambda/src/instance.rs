@@ -8,13 +8,14 @@
 //! destroyed and the next invocation gets a fresh one (a new cold start).
 
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::json;
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use crate::logs::{self, LogContext};
 use crate::runtime_api::{Invocation, RuntimeApi, RuntimeReply, Signal};
@@ -97,6 +98,8 @@ pub struct InvocationResult {
 pub struct Instance {
     pub id: u64,
     process: Process,
+    /// Set while an invocation runs in this environment.
+    busy: Arc<AtomicBool>,
     invocations: mpsc::Sender<Invocation>,
     signals: mpsc::UnboundedReceiver<Signal>,
     _api: RuntimeApi,
@@ -148,6 +151,7 @@ impl Instance {
         Ok(Self {
             id,
             process: Process::watch(child),
+            busy: Arc::new(AtomicBool::new(false)),
             invocations: invocations_tx,
             signals: signals_rx,
             _api: api,
@@ -155,6 +159,18 @@ impl Instance {
             spawned_at,
             ready: false,
         })
+    }
+
+    /// A handle that can kill this environment's process from outside (a crash drill) while
+    /// an invocation owns the instance.
+    pub fn kill_handle(&self) -> KillHandle {
+        KillHandle {
+            instance: self.id,
+            pid: self.process.pid,
+            busy: self.busy.clone(),
+            kill: self.process.external_kill.clone(),
+            exit: self.process.exit.clone(),
+        }
     }
 
     pub fn log(&self) -> &LogContext {
@@ -168,6 +184,18 @@ impl Instance {
 
     /// Runs one invocation. Returns the result and whether the environment can be reused.
     pub async fn invoke(
+        &mut self,
+        spec: &FunctionSpec,
+        payload: Bytes,
+    ) -> (InvocationResult, bool) {
+        self.busy.store(true, Ordering::SeqCst);
+        let outcome = self.invoke_phases(spec, payload).await;
+        self.busy.store(false, Ordering::SeqCst);
+        outcome
+    }
+
+    /// [`Instance::invoke`]'s work: init if needed, then the invocation and its log lines.
+    async fn invoke_phases(
         &mut self,
         spec: &FunctionSpec,
         payload: Bytes,
@@ -359,6 +387,8 @@ struct Process {
     /// `Some(description)` once the process exited and was reaped.
     exit: watch::Receiver<Option<String>>,
     kill: Option<oneshot::Sender<()>>,
+    /// A kill from outside the invocation that owns the process (see [`KillHandle`]).
+    external_kill: Arc<Notify>,
 }
 
 impl Process {
@@ -366,11 +396,18 @@ impl Process {
         let pid = child.id();
         let (exit_tx, exit) = watch::channel(None);
         let (kill, kill_rx) = oneshot::channel::<()>();
+        let external_kill = Arc::new(Notify::new());
+        let external = external_kill.clone();
         tokio::spawn(async move {
             let status = tokio::select! {
                 status = child.wait() => status,
-                // A kill request, or the `Process` was dropped.
+                // A kill request, or the `Process` was dropped, or a crash drill: SIGKILL
+                // (tokio's `start_kill` on Unix), reaped at once.
                 _ = kill_rx => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+                _ = external.notified() => {
                     let _ = child.start_kill();
                     child.wait().await
                 }
@@ -381,6 +418,7 @@ impl Process {
             pid,
             exit,
             kill: Some(kill),
+            external_kill,
         }
     }
 
@@ -406,6 +444,52 @@ impl Process {
             let _ = kill.send(());
         }
         self.exited().await;
+    }
+}
+
+/// Kills one environment's process from outside the invocation that owns it.
+#[derive(Clone)]
+pub struct KillHandle {
+    pub instance: u64,
+    pid: Option<u32>,
+    busy: Arc<AtomicBool>,
+    kill: Arc<Notify>,
+    exit: watch::Receiver<Option<String>>,
+}
+
+/// A process a crash drill killed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KilledProcess {
+    pub instance: u64,
+    pub pid: Option<u32>,
+    /// Whether an invocation was running in it.
+    pub busy: bool,
+}
+
+impl KillHandle {
+    pub fn is_alive(&self) -> bool {
+        self.exit.borrow().is_none()
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+
+    /// SIGKILLs the process and waits (at most 5 s) until it is reaped; `None` when it had
+    /// already exited.
+    pub async fn kill(&self) -> Option<KilledProcess> {
+        if !self.is_alive() {
+            return None;
+        }
+        let busy = self.busy.load(Ordering::SeqCst);
+        self.kill.notify_one();
+        let mut exit = self.exit.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(5), exit.wait_for(Option::is_some)).await;
+        Some(KilledProcess {
+            instance: self.instance,
+            pid: self.pid,
+            busy,
+        })
     }
 }
 

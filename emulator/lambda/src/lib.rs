@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use batch_response::{interpret as interpret_batch_response, BatchOutcome};
 pub use function::FunctionStats;
-pub use instance::{FailureKind, InvocationResult};
+pub use instance::{FailureKind, InvocationResult, KilledProcess};
 pub use invoke_api::API_PREFIX;
 pub use observe::LambdaObserver;
 pub use spec::{FunctionSpec, SpecError, SqsTrigger};
@@ -193,6 +193,19 @@ impl Lambda {
             .function(name)
             .ok_or_else(|| LambdaError::NotFound(name.to_owned()))?;
         Ok(function.invoke(payload).await)
+    }
+
+    /// Kills every running process of a function with SIGKILL (only those running an
+    /// invocation when `busy_only`), as a crash drill, and says which (see [`Function::kill_all`]).
+    pub async fn kill_function(
+        &self,
+        name: &str,
+        busy_only: bool,
+    ) -> Result<Vec<KilledProcess>, LambdaError> {
+        let function = self
+            .function(name)
+            .ok_or_else(|| LambdaError::NotFound(name.to_owned()))?;
+        Ok(function.kill_all(busy_only).await)
     }
 
     /// Serves a Lambda control-plane request (`/2015-03-31/...`, see [`is_lambda_request`]).

@@ -82,20 +82,37 @@ impl S3Auth for EmulatorAuth {
     }
 }
 
+/// A check the embedding server attaches to a request (as an `http` extension) and s3s runs once
+/// it has resolved the request's operation, before the operation sees the body: the emulator's
+/// fault injection answers `SlowDown` or `InternalError` here, by operation name (`GetObject`,
+/// `UploadPart`, ...), which only s3s's router knows.
+#[derive(Clone)]
+pub struct OperationGate(pub Arc<GateCheck>);
+
+/// The check of an [`OperationGate`]: given the operation's name, `Ok` lets it run, an error
+/// is answered instead.
+pub type GateCheck =
+    dyn Fn(&str) -> futures::future::BoxFuture<'static, S3Result<()>> + Send + Sync;
+
 /// Allows every signed request and refuses anonymous ones. s3s calls this after it verified the
-/// signature; `credentials()` is `None` exactly when the request carried none.
+/// signature; `credentials()` is `None` exactly when the request carried none. Then runs the
+/// request's [`OperationGate`], if it has one.
 pub struct SignedOnly;
 
 #[async_trait::async_trait]
 impl S3Access for SignedOnly {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        match cx.credentials() {
-            Some(_) => Ok(()),
-            None => Err(s3s::S3Error::with_message(
+        if cx.credentials().is_none() {
+            return Err(s3s::S3Error::with_message(
                 s3s::S3ErrorCode::AccessDenied,
                 "Access Denied: the request is not signed (no Authorization header or presigned \
                  query); sign it with SigV4, as S3 requires for a private bucket",
-            )),
+            ));
+        }
+        let gate = cx.extensions_mut().get::<OperationGate>().cloned();
+        match gate {
+            Some(OperationGate(check)) => check(cx.s3_op().name()).await,
+            None => Ok(()),
         }
     }
 }

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pipeline_core::config::Config;
 
+use crate::faults::{FaultRule, Faults};
 use crate::logging::LogFormat;
 use crate::query::QueryArgs;
 use crate::server::{EmulatorServer, Extensions, ServeOptions};
@@ -64,6 +65,14 @@ pub struct ServeArgs {
     /// Events kept for resuming /_emulator/events with Last-Event-ID; an older cursor gets 410.
     #[arg(long, env = "EMULATOR_EVENT_BUFFER", default_value_t = 10_000)]
     pub event_buffer: usize,
+    /// Inject a fault (repeatable): SERVICE:OPERATION:ERROR[:PROBABILITY][:latency_ms=N][:times=N],
+    /// e.g. `s3:GetObject:SlowDown:0.2`, `*` for every operation, `-` as ERROR for latency only;
+    /// or the rule as JSON. Also `POST /_emulator/faults` at run time (README "Fault injection").
+    #[arg(long = "fault", value_name = "RULE", value_parser = FaultRule::parse_cli)]
+    pub faults: Vec<FaultRule>,
+    /// Seed of the faults' dice: the same seed and request order inject the same faults.
+    #[arg(long, value_name = "N")]
+    pub fault_seed: Option<u64>,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -97,6 +106,12 @@ pub async fn run_with(cli: Cli, extensions: Extensions) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs, mut extensions: Extensions) -> anyhow::Result<()> {
     extensions.console.journey_cap = args.journey_cap.max(1);
     extensions.console.event_buffer = args.event_buffer.max(1);
+    let faults = Faults::default();
+    if let Some(seed) = args.fault_seed {
+        faults.seed(seed);
+    }
+    faults.add(args.faults.clone());
+    extensions.faults = Some(faults);
     let config = match &args.config {
         Some(path) => Config::load(path).with_context(|| format!("loading {}", path.display()))?,
         None => Config::embedded_default().context("loading the embedded default config")?,

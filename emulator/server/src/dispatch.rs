@@ -14,13 +14,9 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use http_body_util::BodyExt;
 
+use crate::limits::{self, RpcBody};
 use crate::server::Services;
-
-/// Largest JSON/query request body accepted. SQS's largest legal request is a 1 MiB batch;
-/// JSON escaping can grow that, so allow headroom, and answer anything bigger with a clear 413.
-const MAX_RPC_BODY: usize = 8 * 1024 * 1024;
 
 /// Which service a request belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +98,12 @@ pub fn router(services: Services) -> Router {
     Router::new()
         .route("/_emulator/health", get(crate_health))
         .merge(crate::console::api::routes())
+        .merge(crate::faults::routes())
         .fallback(dispatch)
+        .layer(axum::middleware::from_fn_with_state(
+            services.clone(),
+            crate::faults::inject,
+        ))
         .with_state(services)
 }
 
@@ -135,18 +136,25 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
     let path = request.uri().path().to_owned();
     if emulator_lambda::is_lambda_request(request.uri(), request.headers()) {
         let operation = format!("{method} {path}");
-        let response = rpc(request, |r| services.lambda.handle(r)).await;
+        let response = rpc(request, RpcBody::Lambda, |r| services.lambda.handle(r)).await;
         log_request(&services, "lambda", &operation, &response, started);
         return response;
     }
     let target = classify(&method, request.headers());
     let (service, operation, response) = match target {
-        Target::Sqs(op) => ("sqs", op, rpc(request, |r| services.sqs.handle(r)).await),
-        Target::Glue(op) => ("glue", op, rpc(request, |r| services.glue.handle(r)).await),
+        Target::Sqs(op) => {
+            let kind = RpcBody::SqsJson(&op);
+            let response = rpc(request, kind, |r| services.sqs.handle(r)).await;
+            ("sqs", op, response)
+        }
+        Target::Glue(op) => {
+            let response = rpc(request, RpcBody::Glue, |r| services.glue.handle(r)).await;
+            ("glue", op, response)
+        }
         Target::Athena(op) => ("athena", op, athena(&services, request).await),
         Target::MaybeSqsQuery => {
             let (parts, body) = request.into_parts();
-            match read_body(body).await {
+            match read_body(body, RpcBody::SqsQuery).await {
                 Ok(bytes) => match form_action(&bytes) {
                     Some(action) => {
                         let req = http::Request::from_parts(parts, bytes);
@@ -198,45 +206,27 @@ fn log_request(
 }
 
 /// Buffers a JSON-protocol body (bounded) and calls the service.
-async fn rpc<F, Fut>(request: Request, call: F) -> Response
+async fn rpc<F, Fut>(request: Request, kind: RpcBody<'_>, call: F) -> Response
 where
     F: FnOnce(http::Request<Bytes>) -> Fut,
     Fut: std::future::Future<Output = Response>,
 {
     let (parts, body) = request.into_parts();
-    match read_body(body).await {
+    match read_body(body, kind).await {
         Ok(bytes) => call(http::Request::from_parts(parts, bytes)).await,
         Err(response) => response,
     }
 }
 
-async fn read_body(body: Body) -> Result<Bytes, Response> {
-    let limited = http_body_util::Limited::new(body, MAX_RPC_BODY);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err)
-            if err
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err((
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body is larger than {MAX_RPC_BODY} bytes"),
-            )
-                .into_response())
-        }
-        Err(err) => Err((
-            StatusCode::BAD_REQUEST,
-            format!("could not read request body: {err}"),
-        )
-            .into_response()),
-    }
+/// Buffers a JSON/query body, bounded by its service's limit (see [`limits`]).
+pub(crate) async fn read_body(body: Body, kind: RpcBody<'_>) -> Result<Bytes, Response> {
+    limits::read(body, kind).await
 }
 
 /// Athena, when the binary installed it; otherwise an error saying so.
 async fn athena(services: &Services, request: Request) -> Response {
     match &services.athena {
-        Some(athena) => rpc(request, |r| athena.handle(r)).await,
+        Some(athena) => rpc(request, RpcBody::Athena, |r| athena.handle(r)).await,
         None => (
             StatusCode::BAD_REQUEST,
             [("content-type", "application/x-amz-json-1.1")],
@@ -251,7 +241,7 @@ async fn athena(services: &Services, request: Request) -> Response {
 }
 
 /// The `Action` of an SQS query-protocol form body, if it has one.
-fn form_action(body: &[u8]) -> Option<String> {
+pub(crate) fn form_action(body: &[u8]) -> Option<String> {
     form_urlencoded::parse(body)
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v.into_owned())

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use crate::bootstrap;
 use crate::console::{Console, ConsoleOptions};
 use crate::dispatch;
+use crate::faults::Faults;
 use crate::functions;
 use crate::notify::SqsNotificationSink;
 
@@ -52,6 +53,8 @@ pub struct Extensions {
     pub athena: Option<AthenaInstaller>,
     /// Bounds of the console's journeys and event replay buffer.
     pub console: ConsoleOptions,
+    /// Fault rules in force from the first request (`serve --fault`); none when `None`.
+    pub faults: Option<Faults>,
 }
 
 /// The service states, shared by every connection. Cloning is cheap (each holds an `Arc`).
@@ -68,6 +71,8 @@ pub struct Services {
     pub athena: Option<Arc<dyn RpcService>>,
     /// Events, journeys and metrics of the console (see [`crate::console`]).
     pub console: Console,
+    /// Injected faults (see [`crate::faults`]).
+    pub faults: Faults,
     pub started: Instant,
 }
 
@@ -95,6 +100,7 @@ impl Services {
             glue,
             athena: None,
             console,
+            faults: Faults::default(),
             started: Instant::now(),
         }
     }
@@ -121,6 +127,9 @@ impl EmulatorServer {
             None => ("us-east-1".to_owned(), "000000000000".to_owned()),
         };
         let mut services = Services::with_console(&region, &account_id, extensions.console.clone());
+        if let Some(faults) = &extensions.faults {
+            services.faults = faults.clone();
+        }
         if let Some(config) = &options.config {
             services.console.set_config(config);
         }

@@ -30,6 +30,11 @@ pub enum ErrorCode {
     InvalidBatchEntryId,
     BatchRequestTooLong,
     OverLimit,
+    /// "The request was denied due to request throttling" (SQS model, retried by the SDKs as
+    /// a throttling error).
+    RequestThrottled,
+    /// The common throttling error of AWS JSON services (SQS API reference, Common Errors).
+    ThrottlingException,
     PurgeQueueInProgress,
     ResourceNotFound,
     UnsupportedOperation,
@@ -61,6 +66,8 @@ impl ErrorCode {
             Self::InvalidBatchEntryId => "com.amazonaws.sqs#InvalidBatchEntryId",
             Self::BatchRequestTooLong => "com.amazonaws.sqs#BatchRequestTooLong",
             Self::OverLimit => "com.amazonaws.sqs#OverLimit",
+            Self::RequestThrottled => "com.amazonaws.sqs#RequestThrottled",
+            Self::ThrottlingException => "com.amazon.coral.availability#ThrottlingException",
             Self::PurgeQueueInProgress => "com.amazonaws.sqs#PurgeQueueInProgress",
             Self::ResourceNotFound => "com.amazonaws.sqs#ResourceNotFoundException",
             Self::UnsupportedOperation => "com.amazonaws.sqs#UnsupportedOperation",
@@ -90,6 +97,8 @@ impl ErrorCode {
             Self::InvalidBatchEntryId => "AWS.SimpleQueueService.InvalidBatchEntryId",
             Self::BatchRequestTooLong => "AWS.SimpleQueueService.BatchRequestTooLong",
             Self::OverLimit => "OverLimit",
+            Self::RequestThrottled => "RequestThrottled",
+            Self::ThrottlingException => "ThrottlingException",
             Self::PurgeQueueInProgress => "AWS.SimpleQueueService.PurgeQueueInProgress",
             Self::ResourceNotFound => "ResourceNotFoundException",
             Self::UnsupportedOperation => "AWS.SimpleQueueService.UnsupportedOperation",

@@ -323,6 +323,18 @@ impl Sqs {
     }
 }
 
+/// The wire response of `error` for a request of either protocol (`json`: awsJson1_0, else
+/// the query protocol's XML for `action`): what the server answers for SQS requests it refuses
+/// before they reach [`Sqs::handle`] (an injected fault, a body over the size limit).
+pub fn wire_error(json: bool, action: &str, error: SqsError) -> Response<Body> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    if json {
+        json_protocol::response(&request_id, Err(error))
+    } else {
+        query_protocol::response(action, &request_id, Err(error))
+    }
+}
+
 /// Query-protocol clients may post to the queue URL itself instead of passing `QueueUrl`.
 fn default_queue_url(input: &mut Value, path: &str, host: &str) {
     let path = path.trim_matches('/');
