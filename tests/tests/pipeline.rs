@@ -330,7 +330,20 @@ async fn a_file_too_big_for_the_timeout_reaches_the_dlq_with_a_reason_and_nothin
         .filter(|line| line.contains("multipart upload aborted"))
         .filter_map(|line| line.split("upload_id=").nth(1)?.split_whitespace().next())
         .collect();
-    assert_eq!(upload_ids.len(), 2, "one aborted upload per attempt: {log}");
+    // An attempt that stops before its first part is complete never starts an upload (under
+    // load the first attempt, with its cold start, may not get that far), so 1 or 2; and no
+    // upload is left in progress, which is the point.
+    assert!(
+        (1..=2).contains(&upload_ids.len()),
+        "at most one aborted upload per attempt, at least one in all: {log}"
+    );
+    let in_progress = s3
+        .list_multipart_uploads()
+        .bucket(&r.analytics_bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(in_progress.uploads().is_empty(), "{in_progress:?}");
     for upload_id in upload_ids {
         let refused = s3
             .upload_part()
