@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// Create the config's resources but start none of its functions.
     #[arg(long)]
     pub no_functions: bool,
+    /// Keep S3 objects, SQS queues and messages, and the Glue catalog in DIR across restarts
+    /// (every acknowledged write is on disk first). Without it, state is in memory.
+    #[arg(long, env = "EMULATOR_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -98,6 +102,7 @@ async fn serve(args: ServeArgs, extensions: Extensions) -> anyhow::Result<()> {
         config: (!args.empty).then(|| config.clone()),
         config_path: args.config.clone(),
         run_functions: !args.empty && !args.no_functions,
+        data_dir: args.data_dir.clone(),
     };
     let server = EmulatorServer::start_with(options, extensions).await?;
     print_banner(&server, &config, args.empty);

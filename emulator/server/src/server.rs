@@ -30,6 +30,8 @@ pub struct ServeOptions {
     pub config_path: Option<std::path::PathBuf>,
     /// Start the config's functions and their SQS event source mappings.
     pub run_functions: bool,
+    /// Keep state in this directory across restarts (`--data-dir`); `None` = in memory.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// A JSON-protocol service the binary plugs in (Athena), so this library does not link it:
@@ -67,9 +69,37 @@ pub struct Services {
 }
 
 impl Services {
+    /// In-memory services.
     pub fn new(region: &str, account_id: &str) -> Self {
         let sqs = Sqs::new(region, account_id);
         let s3 = S3Emulator::new(region, Arc::new(SqsNotificationSink::new(sqs.clone())));
+        Self::with(region, account_id, s3, sqs, Glue::new(region, account_id))
+    }
+
+    /// Services keeping their state in `data_dir` (S3 objects as files, SQS and Glue as logs),
+    /// loading what an earlier run left there; in memory without one.
+    pub fn open(
+        region: &str,
+        account_id: &str,
+        data_dir: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        let Some(dir) = data_dir else {
+            return Ok(Self::new(region, account_id));
+        };
+        let data = emulator_storage::DataDir::open(dir)?;
+        let in_dir = |name: &str| {
+            data.service_dir(name)
+                .with_context(|| format!("creating {}/{name}", dir.display()))
+        };
+        let sqs = Sqs::open(region, account_id, &in_dir("sqs")?).context("loading SQS state")?;
+        let sink = Arc::new(SqsNotificationSink::new(sqs.clone()));
+        let s3 = S3Emulator::open(region, sink, &in_dir("s3")?).context("loading S3 state")?;
+        let glue =
+            Glue::open(region, account_id, &in_dir("glue")?).context("loading Glue state")?;
+        Ok(Self::with(region, account_id, s3, sqs, glue))
+    }
+
+    fn with(region: &str, account_id: &str, s3: S3Emulator, sqs: Sqs, glue: Glue) -> Self {
         let s3_service = s3.service();
         Self {
             region: region.to_owned(),
@@ -78,7 +108,7 @@ impl Services {
             s3_service,
             lambda: Lambda::new(region, account_id, sqs.clone()),
             sqs,
-            glue: Glue::new(region, account_id),
+            glue,
             athena: None,
             started: Instant::now(),
         }
@@ -105,7 +135,7 @@ impl EmulatorServer {
             Some(config) => (config.aws.region.clone(), config.aws.account_id.clone()),
             None => ("us-east-1".to_owned(), "000000000000".to_owned()),
         };
-        let mut services = Services::new(&region, &account_id);
+        let mut services = Services::open(&region, &account_id, options.data_dir.as_deref())?;
         if let Some(install) = &extensions.athena {
             services.athena = Some(install(&services, options.config.as_ref()));
         }

@@ -2,6 +2,8 @@
 //! the real SDK clients, and an S3 upload reaches the queue as an S3 event notification.
 
 mod common;
+// `serve --data-dir`: restarts keep state, kill -9 loses no acknowledged write (issue 11).
+mod durability;
 
 use std::time::Duration;
 

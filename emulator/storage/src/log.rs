@@ -191,10 +191,7 @@ fn flush_loop(shared: &Shared, mut file: File) {
         let (buf, seq, closed) = {
             let mut pending = lock(&shared.pending);
             while pending.buf.is_empty() && !pending.closed {
-                pending = shared
-                    .wake
-                    .wait(pending)
-                    .unwrap_or_else(|p| p.into_inner());
+                pending = shared.wake.wait(pending).unwrap_or_else(|p| p.into_inner());
             }
             (
                 std::mem::take(&mut pending.buf),
