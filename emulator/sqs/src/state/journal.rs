@@ -366,12 +366,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let registry = open(dir.path());
         let (main, dlq) = (queue(&registry, "main"), queue(&registry, "dlq"));
-        let now = Instant::now();
         let handle = {
             let mut state = main.lock();
             for id in ["a", "b", "c", "moved"] {
                 state.insert(message(id));
             }
+            let now = Instant::now();
             let batch = state
                 .receive(
                     now,
@@ -388,7 +388,7 @@ mod tests {
             batch.delivered[0].receipt_handle.clone()
         };
         // A move: taken out of `main` unrecorded, recorded in `dlq` only.
-        let moved = main.lock().take_visible(now, 10);
+        let moved = main.lock().take_visible(Instant::now(), 10);
         assert_eq!(moved.len(), 2);
         let (keep, go): (Vec<_>, Vec<_>) = moved.into_iter().partition(|m| m.message_id == "c");
         main.lock().restore(keep);
