@@ -181,41 +181,7 @@ async fn kill_9_at_random_points_loses_no_acknowledged_write() {
     ready_times.push(ready);
     check_after_restart(&running.url, &acked, &db, &table).await;
     let remaining = drain(&running.url).await;
-    let a = acked.lock().unwrap();
-    let lost: Vec<_> = a
-        .sent
-        .iter()
-        .filter(|m| !a.delete_tried.contains(*m) && !remaining.contains(*m))
-        .collect();
-    let back: Vec<_> = remaining.intersection(&a.deleted).collect();
-    eprintln!(
-        "durability: {KILLS} kill -9s; acknowledged {} objects, {} partitions, {} messages \
-         sent, {} deleted; after the last restart {} left in the queue; lost {}, deleted but \
-         back {}; restart-to-ready times (ms): {:?}",
-        a.objects.len(),
-        a.partitions.len(),
-        a.sent.len(),
-        a.deleted.len(),
-        remaining.len(),
-        lost.len(),
-        back.len() + a.resurrected.len(),
-        ready_times
-            .iter()
-            .map(Duration::as_millis)
-            .collect::<Vec<_>>()
-    );
-    assert!(lost.is_empty(), "acknowledged messages lost: {lost:?}");
-    assert!(
-        back.is_empty(),
-        "deleted messages back in the queue: {back:?}"
-    );
-    assert!(
-        a.resurrected.is_empty(),
-        "deleted messages received again: {:?}",
-        a.resurrected
-    );
-    assert!(!a.objects.is_empty() && !a.sent.is_empty() && !a.partitions.is_empty());
-    drop(a);
+    check_messages(&acked.lock().unwrap(), &remaining, &ready_times);
     verify_object_bodies(&running.url, &acked).await;
     running.child.kill().unwrap();
     running.child.wait().unwrap();
@@ -572,4 +538,42 @@ async fn verify_object_bodies(url: &str, acked: &Mutex<Acked>) {
         let body = out.body.collect().await.unwrap().into_bytes();
         assert!(body[..] == body_of(key)[..], "{key}");
     }
+}
+
+/// 0 lost, 0 back: every acknowledged message nobody tried to delete is in `remaining`, and no
+/// message whose deletion was acknowledged came back. Prints the run's figures.
+fn check_messages(a: &Acked, remaining: &BTreeSet<String>, ready_times: &[Duration]) {
+    let lost: Vec<_> = a
+        .sent
+        .iter()
+        .filter(|m| !a.delete_tried.contains(*m) && !remaining.contains(*m))
+        .collect();
+    let back: Vec<_> = remaining.intersection(&a.deleted).collect();
+    eprintln!(
+        "durability: {KILLS} kill -9s; acknowledged {} objects, {} partitions, {} messages \
+         sent, {} deleted; after the last restart {} left in the queue; lost {}, deleted but \
+         back {}; restart-to-ready times (ms): {:?}",
+        a.objects.len(),
+        a.partitions.len(),
+        a.sent.len(),
+        a.deleted.len(),
+        remaining.len(),
+        lost.len(),
+        back.len() + a.resurrected.len(),
+        ready_times
+            .iter()
+            .map(Duration::as_millis)
+            .collect::<Vec<_>>()
+    );
+    assert!(lost.is_empty(), "acknowledged messages lost: {lost:?}");
+    assert!(
+        back.is_empty(),
+        "deleted messages back in the queue: {back:?}"
+    );
+    assert!(
+        a.resurrected.is_empty(),
+        "deleted messages received again: {:?}",
+        a.resurrected
+    );
+    assert!(!a.objects.is_empty() && !a.sent.is_empty() && !a.partitions.is_empty());
 }
