@@ -109,6 +109,7 @@ fn body_of(key: &str) -> Vec<u8> {
     key.as_bytes().repeat(64)
 }
 
+/// The kill loop, then the final checks (the load and the checks are functions below).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_points_loses_no_acknowledged_write() {
     let work = tempfile::tempdir().unwrap();

@@ -14,6 +14,8 @@ fn big_body() -> Vec<u8> {
     (0..BIG).map(|i| (i % 251) as u8).collect()
 }
 
+/// One long scenario on purpose (over 80 lines): the second run checks exactly what the first
+/// wrote, so both halves share their values; the halves and the services are marked.
 #[tokio::test]
 async fn restart_on_the_same_data_dir_keeps_objects_queues_messages_and_partitions() {
     let dir = tempfile::tempdir().unwrap();
