@@ -40,6 +40,14 @@ struct Running {
     url: String,
 }
 
+/// A failing test does not leave an emulator process behind.
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
