@@ -100,6 +100,21 @@ fn not_found(location: &Path, what: String) -> object_store::Error {
     }
 }
 
+/// Reads `range` of an object's body (memory, or its file in data-dir mode / when spilled).
+fn read_range(
+    location: &Path,
+    object: &emulator_s3::state::StoredObject,
+    range: Range<u64>,
+) -> object_store::Result<Bytes> {
+    object
+        .body
+        .read_range(range)
+        .map_err(|e| object_store::Error::Generic {
+            store: STORE,
+            source: format!("reading {location}: {e}").into(),
+        })
+}
+
 fn read_only(operation: &str) -> object_store::Error {
     object_store::Error::NotSupported {
         source: format!(
@@ -209,7 +224,7 @@ impl ObjectStore for S3Store {
         let data = if options.head {
             Bytes::new()
         } else {
-            object.data.slice(range.start as usize..range.end as usize)
+            read_range(location, &object, range.clone())?
         };
         self.bytes_read
             .fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -234,7 +249,7 @@ impl ObjectStore for S3Store {
                 let end = r.end.min(size);
                 let start = r.start.min(end);
                 self.bytes_read.fetch_add(end - start, Ordering::Relaxed);
-                Ok(object.data.slice(start as usize..end as usize))
+                read_range(location, &object, start..end)
             })
             .collect()
     }

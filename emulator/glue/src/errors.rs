@@ -30,6 +30,9 @@ pub enum GlueError {
     /// The `x-amz-target` header names no operation this service knows.
     #[error("{0}")]
     UnknownOperation(String),
+    /// The service failed (here: the data dir could not record a change); retryable, 500.
+    #[error("{0}")]
+    InternalService(String),
 }
 
 impl GlueError {
@@ -42,12 +45,16 @@ impl GlueError {
             GlueError::Validation(_) => "ValidationException",
             GlueError::Serialization(_) => "SerializationException",
             GlueError::UnknownOperation(_) => "UnknownOperationException",
+            GlueError::InternalService(_) => "InternalServiceException",
         }
     }
 
-    /// Every error here is a client error; AWS answers them with 400.
+    /// Client errors are 400; a failure of the service itself is 500.
     pub fn status(&self) -> StatusCode {
-        StatusCode::BAD_REQUEST
+        match self {
+            GlueError::InternalService(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
     }
 
     /// The human-readable message.
@@ -58,7 +65,8 @@ impl GlueError {
             | GlueError::InvalidInput(m)
             | GlueError::Validation(m)
             | GlueError::Serialization(m)
-            | GlueError::UnknownOperation(m) => m,
+            | GlueError::UnknownOperation(m)
+            | GlueError::InternalService(m) => m,
         }
     }
 

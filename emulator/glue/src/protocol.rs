@@ -18,10 +18,18 @@ use crate::{databases, partitions, tables, Glue};
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "AWSGlue.";
 
+/// The response to a request that failed after it ran (see `Glue::handle`).
+pub(crate) fn error_response(err: &GlueError) -> http::Response<Body> {
+    respond(Err(err.clone()))
+}
+
 /// Serves one request; never panics on request data.
 pub(crate) fn handle(glue: &Glue, req: http::Request<bytes::Bytes>) -> http::Response<Body> {
+    respond(dispatch(glue, &req))
+}
+
+fn respond(result: Result<Value, GlueError>) -> http::Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let result = dispatch(glue, &req);
     let (status, body, error_type) = match result {
         Ok(value) => (StatusCode::OK, value, None),
         Err(err) => {
@@ -66,24 +74,52 @@ fn dispatch(glue: &Glue, req: &http::Request<bytes::Bytes>) -> Result<Value, Glu
         ))
     })?;
     let request = Request::parse(req.body())?;
+    if crate::journal::CHANGES.contains(&operation) {
+        let body = Value::Object(request.body.clone());
+        return glue.change(operation, body, || run(glue, operation, &request));
+    }
+    run(glue, operation, &request)
+}
+
+/// Re-runs a recorded change (journal replay).
+pub(crate) fn replay(glue: &Glue, operation: &str, body: Value) -> Result<Value, GlueError> {
+    let body = match body {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let request = Request { body };
     match operation {
-        "CreateDatabase" => databases::create_database(glue, &request),
-        "GetDatabase" => databases::get_database(glue, &request),
-        "GetDatabases" => databases::get_databases(glue, &request),
-        "DeleteDatabase" => databases::delete_database(glue, &request),
-        "CreateTable" => tables::create_table(glue, &request),
-        "GetTable" => tables::get_table(glue, &request),
-        "GetTables" => tables::get_tables(glue, &request),
-        "UpdateTable" => tables::update_table(glue, &request),
-        "DeleteTable" => tables::delete_table(glue, &request),
-        "CreatePartition" => partitions::create_partition(glue, &request),
-        "GetPartition" => partitions::get_partition(glue, &request),
-        "UpdatePartition" => partitions::update_partition(glue, &request),
-        "DeletePartition" => partitions::delete_partition(glue, &request),
-        "BatchCreatePartition" => partitions::batch_create_partition(glue, &request),
-        "BatchGetPartition" => partitions::batch_get_partition(glue, &request),
-        "BatchDeletePartition" => partitions::batch_delete_partition(glue, &request),
-        "GetPartitions" => partitions::get_partitions(glue, &request),
+        "EnsureDatabase" => databases::ensure_database(glue, request.body_value("DatabaseInput"))
+            .map(|()| Value::Null),
+        "EnsureTable" => tables::ensure_table(
+            glue,
+            request.optional_str("DatabaseName")?.unwrap_or_default(),
+            request.body_value("TableInput"),
+        )
+        .map(|()| Value::Null),
+        other => run(glue, other, &request),
+    }
+}
+
+fn run(glue: &Glue, operation: &str, request: &Request) -> Result<Value, GlueError> {
+    match operation {
+        "CreateDatabase" => databases::create_database(glue, request),
+        "GetDatabase" => databases::get_database(glue, request),
+        "GetDatabases" => databases::get_databases(glue, request),
+        "DeleteDatabase" => databases::delete_database(glue, request),
+        "CreateTable" => tables::create_table(glue, request),
+        "GetTable" => tables::get_table(glue, request),
+        "GetTables" => tables::get_tables(glue, request),
+        "UpdateTable" => tables::update_table(glue, request),
+        "DeleteTable" => tables::delete_table(glue, request),
+        "CreatePartition" => partitions::create_partition(glue, request),
+        "GetPartition" => partitions::get_partition(glue, request),
+        "UpdatePartition" => partitions::update_partition(glue, request),
+        "DeletePartition" => partitions::delete_partition(glue, request),
+        "BatchCreatePartition" => partitions::batch_create_partition(glue, request),
+        "BatchGetPartition" => partitions::batch_get_partition(glue, request),
+        "BatchDeletePartition" => partitions::batch_delete_partition(glue, request),
+        "GetPartitions" => partitions::get_partitions(glue, request),
         other => Err(GlueError::UnknownOperation(format!(
             "Operation {other} is not supported by this Glue emulator"
         ))),
@@ -111,6 +147,11 @@ impl Request {
                 "Request body is not valid JSON: {e}"
             ))),
         }
+    }
+
+    /// A member as a JSON value (`null` when absent).
+    fn body_value(&self, field: &str) -> Value {
+        self.body.get(field).cloned().unwrap_or(Value::Null)
     }
 
     fn present(&self, field: &str) -> Option<&Value> {

@@ -180,8 +180,24 @@ fn default_permissions() -> Value {
     }])
 }
 
-/// Now, in epoch seconds with millisecond precision.
+thread_local! {
+    /// The clock a replayed change runs with (see `journal`): the time it first ran.
+    static PINNED_CLOCK: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with the catalog clock reading `now` (on this thread).
+pub(crate) fn with_clock<R>(now: f64, f: impl FnOnce() -> R) -> R {
+    let previous = PINNED_CLOCK.with(|c| c.replace(Some(now)));
+    let result = f();
+    PINNED_CLOCK.with(|c| c.set(previous));
+    result
+}
+
+/// Now, in epoch seconds with millisecond precision (or the pinned clock of a replay).
 pub(crate) fn now_epoch_seconds() -> f64 {
+    if let Some(pinned) = PINNED_CLOCK.with(std::cell::Cell::get) {
+        return pinned;
+    }
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())

@@ -43,7 +43,10 @@ pub(crate) async fn create_bucket(
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let name = req.input.bucket;
     validate_bucket_name(&name)?;
-    let created = inner.store.create_bucket(&name);
+    let created = inner
+        .store
+        .create_bucket(&name)
+        .map_err(crate::errors::storage_error)?;
     // BucketAlreadyOwnedByYou: "Amazon S3 returns this error in all AWS Regions except in the
     // North Virginia Region. For legacy compatibility, if you re-create an existing bucket that
     // you already own in the North Virginia Region, Amazon S3 returns 200 OK"
@@ -108,6 +111,9 @@ pub(crate) async fn delete_bucket(
             S3ErrorCode::BucketNotEmpty,
             "The bucket you tried to delete is not empty",
         )),
+        Err(DeleteBucketError::Storage(reason)) => {
+            Err(crate::errors::storage_error(std::io::Error::other(reason)))
+        }
     }
 }
 

@@ -9,7 +9,6 @@
 //! full-object CRC64NVME).
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use http::HeaderMap;
 use s3s::checksum::ChecksumHasher;
@@ -19,7 +18,7 @@ use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders};
 
 use crate::errors::invalid_request;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChecksumAlgo {
     Crc32,
     Crc32c,
@@ -121,7 +120,7 @@ impl ChecksumAlgo {
     }
 
     /// The base64 value of a hasher made by [`ChecksumAlgo::hasher`].
-    fn finish(self, hasher: ChecksumHasher) -> String {
+    pub fn finish(self, hasher: ChecksumHasher) -> String {
         self.value_in(hasher.finalize())
             .expect("the hasher computes its own algorithm")
     }
@@ -216,39 +215,47 @@ fn invalid_value(algo: ChecksumAlgo) -> S3Error {
     ))
 }
 
-/// A fully read request body and its digests.
+/// A fully received request body and its digests.
 pub struct ReadBody {
-    pub data: Bytes,
+    /// Where the bytes went (memory, or a file: see `state::body`).
+    pub body: crate::state::Body,
     pub md5: [u8; 16],
     /// Base64 digest of the algorithm that was asked for.
     pub checksum: Option<String>,
 }
 
-/// Reads the body (rejecting more than `limit` bytes with `EntityTooLarge`) while computing
-/// its MD5 and the `algo` digest.
+/// Streams the body into `writer` (rejecting more than `limit` bytes with `EntityTooLarge`)
+/// while computing its MD5 and the `algo` digest; nothing is held whole in memory unless the
+/// writer keeps small bodies there.
 pub async fn read_body(
     body: Option<StreamingBlob>,
     limit: u64,
     algo: Option<ChecksumAlgo>,
+    mut writer: crate::state::body::BodyWriter,
 ) -> S3Result<ReadBody> {
     let mut md5 = Md5::new();
     let mut hasher = algo.map(|a| (a, a.hasher()));
-    let mut buf = BytesMut::new();
+    let mut received: u64 = 0;
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(body_error)?;
-            if (buf.len() + chunk.len()) as u64 > limit {
+            received += chunk.len() as u64;
+            if received > limit {
                 return Err(entity_too_large(limit));
             }
             md5.update(&chunk);
             if let Some((_, h)) = hasher.as_mut() {
                 h.update(&chunk);
             }
-            buf.extend_from_slice(&chunk);
+            writer.write(&chunk).map_err(crate::errors::storage_error)?;
         }
     }
+    let body = tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|e| crate::errors::storage_error(std::io::Error::other(e)))?
+        .map_err(crate::errors::storage_error)?;
     Ok(ReadBody {
-        data: buf.freeze(),
+        body,
         md5: md5.finalize(),
         checksum: hasher.map(|(a, h)| a.finish(h)),
     })
@@ -358,6 +365,7 @@ pub fn requested(algorithm: Option<&ChecksumAlgorithm>) -> S3Result<Option<Check
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[test]
     fn crc32_of_known_input() {
@@ -412,8 +420,10 @@ mod tests {
         let chunks: Vec<Result<Bytes, std::io::Error>> = (0..3)
             .map(|_| Ok(Bytes::from_static(b"0123456789")))
             .collect();
+        let bodies = crate::state::Bodies::in_memory().unwrap();
+        let writer = || bodies.writer(crate::state::Purpose::Object);
         let body = StreamingBlob::wrap(futures::stream::iter(chunks));
-        let err = read_body(Some(body), 25, None)
+        let err = read_body(Some(body), 25, None, writer())
             .await
             .err()
             .expect("over the limit");
@@ -423,17 +433,18 @@ mod tests {
             .map(|_| Ok(Bytes::from_static(b"0123456789")))
             .collect();
         let body = StreamingBlob::wrap(futures::stream::iter(chunks));
-        let read = read_body(Some(body), 25, Some(ChecksumAlgo::Crc32))
+        let read = read_body(Some(body), 25, Some(ChecksumAlgo::Crc32), writer())
             .await
             .unwrap();
-        assert_eq!(read.data.len(), 20);
-        assert_eq!(read.checksum, Some(ChecksumAlgo::Crc32.digest(&read.data)));
+        let data = read.body.read_all().unwrap();
+        assert_eq!(data.len(), 20);
+        assert_eq!(read.checksum, Some(ChecksumAlgo::Crc32.digest(&data)));
     }
 
     #[test]
     fn mismatching_and_malformed_values() {
         let body = ReadBody {
-            data: Bytes::from_static(b"abc"),
+            body: crate::state::Body::Memory(Bytes::from_static(b"abc")),
             md5: Md5::checksum(b"abc"),
             checksum: Some(ChecksumAlgo::Crc32.digest(b"abc")),
         };

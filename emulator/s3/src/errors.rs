@@ -43,6 +43,16 @@ pub fn malformed_xml(reason: impl std::fmt::Display) -> S3Error {
     )
 }
 
+/// The data dir (or the spill directory) could not be written or read: S3's 500 InternalError,
+/// which the SDKs retry. The cause goes to the log, not to the client.
+pub fn storage_error(e: std::io::Error) -> S3Error {
+    tracing::error!(error = %e, "S3 storage I/O failed");
+    S3Error::with_message(
+        S3ErrorCode::InternalError,
+        "We encountered an internal error. Please try again.",
+    )
+}
+
 /// A fresh request id in S3's shape (16 upper-case hex characters).
 pub fn new_request_id() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();

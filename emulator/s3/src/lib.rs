@@ -5,8 +5,10 @@
 //! family: [`buckets`], [`objects`], [`multipart`], [`list`], [`notifications`]), checksum
 //! verification ([`checksum`]) and the credential policy ([`auth`]).
 //!
-//! Objects live in memory only: a key is a map key and never a host path, so `../../etc` is
-//! just another key.
+//! State lives in memory, with bodies over 8 MiB spilled to a temporary directory, or with
+//! [`S3Emulator::open`] in a data dir (`serve --data-dir`), where every acknowledged write is on
+//! disk first (see [`state::disk`]). Either way a key is a map key and never a host path, so
+//! `../../etc` is just another key.
 
 pub mod auth;
 pub mod buckets;
@@ -60,12 +62,28 @@ pub struct S3Emulator {
 }
 
 impl S3Emulator {
-    /// A new, empty S3 for `region`, delivering bucket notifications through `sink`.
+    /// A new, empty, in-memory S3 for `region`, delivering bucket notifications through `sink`.
+    ///
+    /// Panics when no temporary directory can be created for big bodies (start-up only).
     pub fn new(region: impl Into<String>, sink: Arc<dyn NotificationSink>) -> Self {
+        let store = Store::in_memory().expect("creating the S3 spill directory under TMPDIR");
+        Self::with_store(region.into(), sink, store)
+    }
+
+    /// An S3 whose state lives in `dir` (the data dir's `s3/`), with what it held loaded.
+    pub fn open(
+        region: impl Into<String>,
+        sink: Arc<dyn NotificationSink>,
+        dir: &std::path::Path,
+    ) -> std::io::Result<Self> {
+        Ok(Self::with_store(region.into(), sink, Store::open(dir)?))
+    }
+
+    fn with_store(region: String, sink: Arc<dyn NotificationSink>, store: Store) -> Self {
         Self {
             inner: Arc::new(Inner {
-                region: region.into(),
-                store: Store::default(),
+                region,
+                store,
                 sink,
                 credentials: auth::CredentialStore::default(),
             }),
@@ -80,7 +98,10 @@ impl S3Emulator {
     /// Creates `name` if it does not exist (idempotent, whatever the region).
     pub fn create_bucket(&self, name: &str) -> Result<(), S3EmulatorError> {
         buckets::validate_bucket_name(name)?;
-        self.inner.store.create_bucket(name);
+        self.inner
+            .store
+            .create_bucket(name)
+            .map_err(errors::storage_error)?;
         Ok(())
     }
 
@@ -144,7 +165,12 @@ impl S3Emulator {
                 checksum::ChecksumAlgo::Crc64Nvme,
                 &data,
             )),
-            data,
+            body: self
+                .inner
+                .store
+                .bodies()
+                .from_bytes(state::Purpose::Object, data)
+                .map_err(errors::storage_error)?,
             last_modified: std::time::SystemTime::now(),
             headers: state::ObjectHeaders {
                 content_type: Some(content_type.to_owned()),
@@ -153,7 +179,10 @@ impl S3Emulator {
             metadata: Default::default(),
             parts_count: None,
         });
-        objects::store(&target, key, object.clone())?;
+        // Blocking in data-dir mode (fsyncs); in-process writers are few and small.
+        target
+            .put_object_if(key, object.clone(), &state::WriteCondition::Always)
+            .map_err(|refused| objects::write_refused(refused, &target, key))?;
         let who = objects::Requester {
             source_ip: "127.0.0.1".to_owned(),
             principal: "AWSService:athena.amazonaws.com".to_owned(),

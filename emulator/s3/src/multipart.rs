@@ -20,12 +20,12 @@ use s3s::dto::{
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::checksum::{self, ChecksumAlgo};
-use crate::errors::{invalid_argument, invalid_request, no_such_upload};
+use crate::errors::{invalid_argument, invalid_request, no_such_upload, storage_error};
 use crate::objects::{
     announce, bucket_of, checksum_fields, checksum_type, set_checksum, store_if, write_condition,
     write_refused, Requester, MAX_PUT_SIZE,
 };
-use crate::state::{ObjectHeaders, Part, StoredChecksum, StoredObject, Upload};
+use crate::state::{ObjectHeaders, Part, Purpose, StoredChecksum, StoredObject, Upload};
 use crate::{buckets, Inner};
 
 /// Smallest size of a part that is not the last one: 5 MiB.
@@ -125,7 +125,13 @@ pub(crate) async fn upload_part(
         }
     }
     let algo = declared.as_ref().map(|d| d.algo).or(upload_algo);
-    let body = checksum::read_body(input.body.take(), MAX_PUT_SIZE, algo).await?;
+    let body = checksum::read_body(
+        input.body.take(),
+        MAX_PUT_SIZE,
+        algo,
+        inner.store.bodies().writer(Purpose::Part),
+    )
+    .await?;
     checksum::verify(
         &body,
         input.content_md5.as_deref(),
@@ -135,7 +141,7 @@ pub(crate) async fn upload_part(
     let part = Part {
         md5: body.md5,
         checksum: body.checksum.clone(),
-        data: body.data,
+        body: body.body,
         last_modified: SystemTime::now(),
     };
     let etag = part.etag();
@@ -196,14 +202,26 @@ pub(crate) async fn complete_multipart_upload(
         .as_ref()
         .and_then(|m| m.parts.as_deref())
         .unwrap_or_default();
-    let chosen = check_listed_parts(&upload, listed)?;
-    let object = Arc::new(upload.assemble(&chosen, SystemTime::now()));
+    let chosen: Vec<Part> = check_listed_parts(&upload, listed)?
+        .into_iter()
+        .cloned()
+        .collect();
+    // The parts are copied into the object's own body (streamed, file to file when big).
+    let writer = inner.store.bodies().writer(Purpose::Object);
+    let assembling = upload.clone();
+    let object = tokio::task::spawn_blocking(move || {
+        assembling.assemble(&chosen, writer, SystemTime::now())
+    })
+    .await
+    .map_err(|e| storage_error(std::io::Error::other(e)))?
+    .map_err(storage_error)?;
+    let object = Arc::new(object);
     check_sent_checksum(&input, &object)?;
     // Completing twice answers NoSuchUpload the second time, like S3 after the upload is gone.
     bucket
         .remove_upload(&input.upload_id)
         .ok_or_else(no_such_upload)?;
-    if let Err(e) = store_if(&bucket, &input.key, object.clone(), &condition) {
+    if let Err(e) = store_if(&bucket, &input.key, object.clone(), &condition).await {
         // A writer won the race after the early check: keep the upload so it can be retried
         // or aborted, as when the precondition fails up front.
         bucket.insert_upload(&input.upload_id, upload);
@@ -219,6 +237,7 @@ pub(crate) async fn complete_multipart_upload(
         request_id,
         &who,
     );
+    crate::objects::events_durable(inner).await?;
     Ok(S3Response::new(out))
 }
 
@@ -261,7 +280,10 @@ fn check_listed_parts<'u>(upload: &'u Upload, listed: &[CompletedPart]) -> S3Res
         chosen.push(part);
     }
     let last = chosen.len() - 1;
-    if chosen[..last].iter().any(|p| p.data.len() < MIN_PART_SIZE) {
+    if chosen[..last]
+        .iter()
+        .any(|p| p.body.len() < MIN_PART_SIZE as u64)
+    {
         return Err(S3Error::with_message(
             S3ErrorCode::EntityTooSmall,
             "Your proposed upload is smaller than the minimum allowed object size.",
@@ -346,7 +368,7 @@ pub(crate) async fn list_parts(
             e_tag: Some(ETag::Strong(part.etag())),
             last_modified: Some(Timestamp::from(part.last_modified)),
             part_number: Some(*number),
-            size: Some(part.data.len() as i64),
+            size: Some(part.body.len() as i64),
             ..Default::default()
         };
         if let (Some(algo), Some(value)) = (upload.checksum_algorithm, part.checksum.clone()) {

@@ -27,10 +27,16 @@ pub trait NotificationSink: Send + Sync {
     fn destination_exists(&self, arn: &str) -> bool;
     /// Delivers one message body to `arn`.
     fn deliver(&self, arn: &str, body: String) -> Result<(), String>;
+    /// Resolves once every message delivered so far is durable (in `--data-dir` mode the
+    /// in-process SQS writes them to its log): S3 waits on it before acknowledging a write,
+    /// so an acknowledged object's event is not lost in a crash either.
+    fn delivered_durably(&self) -> futures::future::BoxFuture<'static, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// One QueueConfiguration of a bucket.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueueNotification {
     pub id: String,
     pub queue_arn: String,
@@ -122,7 +128,9 @@ pub(crate) fn apply_configuration(
         }
     }
     let destinations: BTreeSet<String> = configs.iter().map(|c| c.queue_arn.clone()).collect();
-    bucket.set_notifications(configs);
+    bucket
+        .set_notifications(configs)
+        .map_err(crate::errors::storage_error)?;
 
     let test_event = json!({
         "Service": "Amazon S3",

@@ -15,10 +15,13 @@ use s3s::dto::{
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::checksum::{self, ChecksumAlgo};
-use crate::errors::{invalid_argument, invalid_request, no_such_bucket, no_such_key};
+use crate::errors::{
+    invalid_argument, invalid_request, no_such_bucket, no_such_key, storage_error,
+};
 use crate::notifications::{self, ObjectEvent};
 use crate::state::{
-    Bucket, ObjectHeaders, StoredChecksum, StoredObject, WriteCondition, WriteRefused,
+    Body, Bucket, ObjectHeaders, Purpose, StoredChecksum, StoredObject, WriteCondition,
+    WriteRefused,
 };
 use crate::Inner;
 
@@ -63,19 +66,26 @@ pub(crate) fn bucket_of(inner: &Inner, name: &str) -> S3Result<Arc<Bucket>> {
 }
 
 /// Stores the object (NoSuchBucket if the bucket vanished meanwhile).
-pub(crate) fn store(bucket: &Bucket, key: &str, object: Arc<StoredObject>) -> S3Result<()> {
-    store_if(bucket, key, object, &WriteCondition::Always)
+pub(crate) async fn store(
+    bucket: &Arc<Bucket>,
+    key: &str,
+    object: Arc<StoredObject>,
+) -> S3Result<()> {
+    store_if(bucket, key, object, &WriteCondition::Always).await
 }
 
 /// Stores the object if the conditional-write precondition holds, atomically with the write.
-pub(crate) fn store_if(
-    bucket: &Bucket,
+/// In `--data-dir` mode this commits it to disk (fsyncs), so it runs on a blocking thread.
+pub(crate) async fn store_if(
+    bucket: &Arc<Bucket>,
     key: &str,
     object: Arc<StoredObject>,
     condition: &WriteCondition,
 ) -> S3Result<()> {
-    bucket
-        .put_object_if(key, object, condition)
+    let (target, owned_key, condition) = (bucket.clone(), key.to_owned(), condition.clone());
+    tokio::task::spawn_blocking(move || target.put_object_if(&owned_key, object, &condition))
+        .await
+        .map_err(|e| storage_error(std::io::Error::other(e)))?
         .map_err(|refused| write_refused(refused, bucket, key))
 }
 
@@ -84,6 +94,7 @@ pub(crate) fn store_if(
 pub(crate) fn write_refused(refused: WriteRefused, bucket: &Bucket, key: &str) -> s3s::S3Error {
     match refused {
         WriteRefused::BucketGone => no_such_bucket(&bucket.name),
+        WriteRefused::Storage => storage_error(std::io::Error::other("see the log above")),
         WriteRefused::NoSuchKey => {
             s3s::s3_error!(NoSuchKey, "The specified key does not exist: {key}")
         }
@@ -145,6 +156,16 @@ pub(crate) fn announce(
     notifications::publish(inner, &configs, &event);
 }
 
+/// Waits until the events `announce` sent are durable (see
+/// `NotificationSink::delivered_durably`); a failure is S3's retryable 500.
+pub(crate) async fn events_durable(inner: &Inner) -> S3Result<()> {
+    inner
+        .sink
+        .delivered_durably()
+        .await
+        .map_err(|e| storage_error(std::io::Error::other(e)))
+}
+
 /// Fills the `checksum_<algorithm>` field of an output struct from a stored checksum (the
 /// field is chosen by `ChecksumAlgo::field`).
 macro_rules! set_checksum {
@@ -198,10 +219,16 @@ pub(crate) async fn put_object(
         input.checksum_algorithm.as_ref(),
         MAX_PUT_SIZE,
     )?;
+    // Without a declared algorithm S3 still stores a full-object CRC64NVME: compute it while
+    // the body streams in, as the object is never whole in memory afterwards.
+    let algo = declared
+        .as_ref()
+        .map_or(ChecksumAlgo::Crc64Nvme, |d| d.algo);
     let body = checksum::read_body(
         input.body.take(),
         MAX_PUT_SIZE,
-        declared.as_ref().map(|d| d.algo),
+        Some(algo),
+        inner.store.bodies().writer(Purpose::Object),
     )
     .await?;
     let verified = checksum::verify(
@@ -216,18 +243,22 @@ pub(crate) async fn put_object(
             value,
             full_object: true,
         },
-        _ => StoredChecksum::default_for(&body.data),
+        _ => StoredChecksum {
+            algorithm: ChecksumAlgo::Crc64Nvme,
+            value: body.checksum.clone().unwrap_or_default(),
+            full_object: true,
+        },
     };
     let object = Arc::new(StoredObject {
         etag: hex::encode(body.md5),
-        data: body.data,
+        body: body.body,
         last_modified: SystemTime::now(),
         headers: put_headers(input),
         metadata: input.metadata.take().unwrap_or_default(),
         checksum: Some(stored_checksum.clone()),
         parts_count: None,
     });
-    store_if(&bucket, &input.key, object.clone(), &condition)?;
+    store_if(&bucket, &input.key, object.clone(), &condition).await?;
 
     let mut out = PutObjectOutput {
         e_tag: Some(ETag::Strong(object.etag.clone())),
@@ -247,6 +278,7 @@ pub(crate) async fn put_object(
         request_id,
         &who,
     );
+    events_durable(inner).await?;
     Ok(S3Response::new(out))
 }
 
@@ -312,8 +344,8 @@ pub(crate) async fn get_object(
     let input = req.input;
     let object = lookup(inner, &input.bucket, &input.key)?;
     let total = object.size();
-    let (data, content_range) = match input.range {
-        None => (object.data.clone(), None),
+    let (range, content_range) = match input.range {
+        None => (0..total, None),
         Some(range) => {
             let r = range.check(total).map_err(|_| {
                 S3Error::with_message(
@@ -321,20 +353,22 @@ pub(crate) async fn get_object(
                     "The requested range is not satisfiable",
                 )
             })?;
-            let (start, end) = (r.start as usize, r.end as usize);
             let content_range = format!("bytes {}-{}/{total}", r.start, r.end - 1);
-            (object.data.slice(start..end), Some(content_range))
+            (r.start..r.end, Some(content_range))
         }
     };
+    let length = range.end - range.start;
+    // Streamed from the file as the client reads (never whole in memory).
+    let stream = object.body.stream(range).map_err(storage_error)?;
     let mut out = GetObjectOutput {
         accept_ranges: Some("bytes".to_owned()),
-        content_length: Some(data.len() as i64),
+        content_length: Some(length as i64),
         content_range: content_range.clone(),
         e_tag: Some(ETag::Strong(object.etag.clone())),
         last_modified: Some(Timestamp::from(object.last_modified)),
         metadata: Some(object.metadata.clone()),
         parts_count: object.parts_count.map(|n| n as i32),
-        body: Some(StreamingBlob::from(s3s::Body::from(data))),
+        body: Some(StreamingBlob::wrap(stream)),
         ..Default::default()
     };
     // A checksum describes the whole object, so S3 returns it only for full reads.
@@ -393,6 +427,7 @@ pub(crate) async fn delete_object(
             &who,
         );
     }
+    events_durable(inner).await?;
     Ok(S3Response::new(DeleteObjectOutput::default()))
 }
 
@@ -433,6 +468,7 @@ pub(crate) async fn delete_objects(
             });
         }
     }
+    events_durable(inner).await?;
     Ok(S3Response::new(DeleteObjectsOutput {
         deleted: Some(deleted),
         errors: None,
@@ -467,7 +503,6 @@ pub(crate) async fn copy_object(
         ));
     }
     let wanted = checksum::requested(input.checksum_algorithm.as_ref())?;
-    let checksum = copy_checksum(wanted, &source);
     let (headers, metadata) = if replace {
         let h = ObjectHeaders {
             content_type: input.content_type,
@@ -480,17 +515,22 @@ pub(crate) async fn copy_object(
     } else {
         (source.headers.clone(), source.metadata.clone())
     };
-    let md5 = s3s::crypto::Md5::checksum(&source.data);
+    let writer = inner.store.bodies().writer(Purpose::Object);
+    let copied = tokio::task::spawn_blocking(move || copy_body(&source, wanted, writer))
+        .await
+        .map_err(|e| storage_error(std::io::Error::other(e)))?
+        .map_err(storage_error)?;
+    let checksum = copied.checksum;
     let object = Arc::new(StoredObject {
-        data: source.data.clone(),
-        etag: hex::encode(md5),
+        body: copied.body,
+        etag: hex::encode(copied.md5),
         last_modified: SystemTime::now(),
         headers,
         metadata,
         checksum: Some(checksum.clone()),
         parts_count: None,
     });
-    store(&dest, &input.key, object.clone())?;
+    store(&dest, &input.key, object.clone()).await?;
     let mut result = CopyObjectResult {
         e_tag: Some(ETag::Strong(object.etag.clone())),
         last_modified: Some(Timestamp::from(object.last_modified)),
@@ -507,6 +547,7 @@ pub(crate) async fn copy_object(
         request_id,
         &who,
     );
+    events_durable(inner).await?;
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(result),
         ..Default::default()
@@ -524,13 +565,42 @@ fn replaces_metadata(input: &CopyObjectInput) -> S3Result<bool> {
     }
 }
 
-/// A copy is a new single-part object: it keeps the source's full-object checksum unless
-/// another algorithm is asked for, and otherwise gets one computed (CRC64NVME by default).
-fn copy_checksum(wanted: Option<ChecksumAlgo>, source: &StoredObject) -> StoredChecksum {
-    match (wanted, &source.checksum) {
-        (None, Some(c)) if c.full_object => c.clone(),
-        (algo, _) => {
-            StoredChecksum::full_object(algo.unwrap_or(ChecksumAlgo::Crc64Nvme), &source.data)
-        }
-    }
+/// A copied body, its MD5 and checksum.
+struct Copied {
+    body: Body,
+    md5: [u8; 16],
+    checksum: StoredChecksum,
+}
+
+/// Copies the source's bytes into `writer` (blocking: run off the async threads), hashing as
+/// it goes. A copy is a new single-part object: it keeps the source's full-object checksum
+/// unless another algorithm is asked for, and otherwise gets one computed (CRC64NVME by
+/// default).
+fn copy_body(
+    source: &StoredObject,
+    wanted: Option<ChecksumAlgo>,
+    mut writer: crate::state::body::BodyWriter,
+) -> std::io::Result<Copied> {
+    let kept = match (wanted, &source.checksum) {
+        (None, Some(c)) if c.full_object => Some(c.clone()),
+        _ => None,
+    };
+    let algo = wanted.unwrap_or(ChecksumAlgo::Crc64Nvme);
+    let mut hasher = algo.hasher();
+    let mut md5 = s3s::crypto::Md5::new();
+    source.body.for_each_chunk(|chunk| {
+        md5.update(chunk);
+        hasher.update(chunk);
+        writer.write(chunk)
+    })?;
+    let checksum = kept.unwrap_or_else(|| StoredChecksum {
+        algorithm: algo,
+        value: algo.finish(hasher),
+        full_object: true,
+    });
+    Ok(Copied {
+        body: writer.finish()?,
+        md5: md5.finalize(),
+        checksum,
+    })
 }

@@ -2,7 +2,9 @@
 //!
 //! Both servers run as separate processes on loopback; the same aws-sdk-rust clients drive each
 //! with the same concurrency. Workloads: SQS send+receive+delete of one message (a "message"),
-//! and S3 PUT+GET of a 4 KiB object (an "object"). Prints rates and the emulator/moto ratio.
+//! and S3 PUT+GET of a 4 KiB object (an "object"). The emulator runs twice: in memory, and with
+//! `--data-dir` (every acknowledged write fsynced first). Prints rates and the emulator/moto
+//! ratios.
 //!
 //! Run: `cargo bench -p emulator --bench vs_moto` (needs `moto_server`: `pip install 'moto[server]'`).
 //! Knobs: BENCH_CONCURRENCY (default 8), BENCH_SECONDS per workload and server (default 5).
@@ -49,10 +51,15 @@ async fn wait_ready(url: &str) {
     panic!("{url} did not come up");
 }
 
-async fn start_emulator() -> ServerProcess {
+/// The emulator in memory, or keeping its state in `data_dir`.
+async fn start_emulator(data_dir: Option<&std::path::Path>) -> ServerProcess {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_emulator"))
-        .args(["serve", "--empty", "--port", &port.to_string()])
+    let mut command = Command::new(env!("CARGO_BIN_EXE_emulator"));
+    command.args(["serve", "--empty", "--port", &port.to_string()]);
+    if let Some(dir) = data_dir {
+        command.arg("--data-dir").arg(dir);
+    }
+    let child = command
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -60,7 +67,11 @@ async fn start_emulator() -> ServerProcess {
     let url = format!("http://127.0.0.1:{port}");
     wait_ready(&url).await;
     ServerProcess {
-        name: "emulator",
+        name: if data_dir.is_some() {
+            "emulator --data-dir"
+        } else {
+            "emulator"
+        },
         url,
         child,
     }
@@ -209,11 +220,16 @@ async fn main() {
     let concurrency = env_or("BENCH_CONCURRENCY", 8) as usize;
     let seconds = env_or("BENCH_SECONDS", 5);
     println!("concurrency {concurrency}, {seconds} s per workload and server");
+    let data_dir = tempfile::tempdir().expect("a temporary data dir");
     let mut results = Vec::new();
-    for server in [start_emulator().await, start_moto().await] {
+    for server in [
+        start_emulator(None).await,
+        start_emulator(Some(data_dir.path())).await,
+        start_moto().await,
+    ] {
         let sqs = sqs_rate(&server.url, concurrency, seconds).await;
         let s3 = s3_rate(&server.url, concurrency, seconds).await;
-        println!("{:>8}: SQS send+receive+delete {sqs:>9.0} messages/s, S3 PUT+GET 4 KiB {s3:>9.0} objects/s", server.name);
+        println!("{:>19}: SQS send+receive+delete {sqs:>9.0} messages/s, S3 PUT+GET 4 KiB {s3:>9.0} objects/s", server.name);
         // The summary lines scripts/bench.sh collects (convention at the top of that script).
         println!(
             "BENCH|vs_moto|SQS send+receive+delete|{}|{sqs:.0}|messages/s",
@@ -225,10 +241,12 @@ async fn main() {
         );
         results.push((sqs, s3));
     }
-    let (emu, moto) = (results[0], results[1]);
+    let (memory, disk, moto) = (results[0], results[1], results[2]);
     println!(
-        "ratio emulator/moto: SQS {:.1}x, S3 {:.1}x",
-        emu.0 / moto.0,
-        emu.1 / moto.1
+        "ratio emulator/moto: SQS {:.1}x, S3 {:.1}x; with --data-dir: SQS {:.1}x, S3 {:.1}x",
+        memory.0 / moto.0,
+        memory.1 / moto.1,
+        disk.0 / moto.0,
+        disk.1 / moto.1
     );
 }

@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// Seed of the faults' dice: the same seed and request order inject the same faults.
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
+    /// Keep S3 objects, SQS queues and messages, and the Glue catalog in DIR across restarts
+    /// (every acknowledged write is on disk first). Without it, state is in memory.
+    #[arg(long, env = "EMULATOR_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -121,6 +125,7 @@ async fn serve(args: ServeArgs, mut extensions: Extensions) -> anyhow::Result<()
         config: (!args.empty).then(|| config.clone()),
         config_path: args.config.clone(),
         run_functions: !args.empty && !args.no_functions,
+        data_dir: args.data_dir.clone(),
     };
     let server = EmulatorServer::start_with(options, extensions).await?;
     print_banner(&server, &config, args.empty);

@@ -26,4 +26,9 @@ impl NotificationSink for SqsNotificationSink {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+
+    fn delivered_durably(&self) -> futures::future::BoxFuture<'static, Result<(), String>> {
+        let sqs = self.sqs.clone();
+        Box::pin(async move { sqs.durable().await.map_err(|e| e.to_string()) })
+    }
 }

@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub config_path: Option<std::path::PathBuf>,
     /// Start the config's functions and their SQS event source mappings.
     pub run_functions: bool,
+    /// Keep state in this directory across restarts (`--data-dir`); `None` = in memory.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// A JSON-protocol service the binary plugs in (Athena), so this library does not link it:
@@ -77,17 +79,51 @@ pub struct Services {
 }
 
 impl Services {
+    /// In-memory services.
     pub fn new(region: &str, account_id: &str) -> Self {
         Self::with_console(region, account_id, ConsoleOptions::default())
     }
 
-    /// The services, reporting to a console with these bounds.
+    /// The services, in memory, reporting to a console with these bounds.
     pub fn with_console(region: &str, account_id: &str, console: ConsoleOptions) -> Self {
         let sqs = Sqs::new(region, account_id);
         let s3 = S3Emulator::new(region, Arc::new(SqsNotificationSink::new(sqs.clone())));
+        let glue = Glue::new(region, account_id);
+        Self::with(region, account_id, (s3, sqs, glue), console)
+    }
+
+    /// Services keeping their state in `data_dir` (S3 objects as files, SQS and Glue as logs),
+    /// loading what an earlier run left there; in memory without one.
+    pub fn open(
+        region: &str,
+        account_id: &str,
+        data_dir: Option<&std::path::Path>,
+        console: ConsoleOptions,
+    ) -> anyhow::Result<Self> {
+        let Some(dir) = data_dir else {
+            return Ok(Self::with_console(region, account_id, console));
+        };
+        let data = emulator_storage::DataDir::open(dir)?;
+        let in_dir = |name: &str| {
+            data.service_dir(name)
+                .with_context(|| format!("creating {}/{name}", dir.display()))
+        };
+        let sqs = Sqs::open(region, account_id, &in_dir("sqs")?).context("loading SQS state")?;
+        let sink = Arc::new(SqsNotificationSink::new(sqs.clone()));
+        let s3 = S3Emulator::open(region, sink, &in_dir("s3")?).context("loading S3 state")?;
+        let glue =
+            Glue::open(region, account_id, &in_dir("glue")?).context("loading Glue state")?;
+        Ok(Self::with(region, account_id, (s3, sqs, glue), console))
+    }
+
+    fn with(
+        region: &str,
+        account_id: &str,
+        (s3, sqs, glue): (S3Emulator, Sqs, Glue),
+        console: ConsoleOptions,
+    ) -> Self {
         let s3_service = s3.service();
         let lambda = Lambda::new(region, account_id, sqs.clone());
-        let glue = Glue::new(region, account_id);
         let console = Console::new(console);
         console.attach(&sqs, &lambda, &glue);
         Self {
@@ -126,7 +162,12 @@ impl EmulatorServer {
             Some(config) => (config.aws.region.clone(), config.aws.account_id.clone()),
             None => ("us-east-1".to_owned(), "000000000000".to_owned()),
         };
-        let mut services = Services::with_console(&region, &account_id, extensions.console.clone());
+        let mut services = Services::open(
+            &region,
+            &account_id,
+            options.data_dir.as_deref(),
+            extensions.console.clone(),
+        )?;
         if let Some(faults) = &extensions.faults {
             services.faults = faults.clone();
         }

@@ -3,6 +3,8 @@
 
 mod common;
 mod faults;
+// `serve --data-dir`: restarts keep state, kill -9 loses no acknowledged write (issue 11).
+mod durability;
 
 use std::time::Duration;
 

@@ -66,6 +66,7 @@ pub fn set_queue_attributes(sqs: &Sqs, name: &str, attributes: &Tags) -> Result<
     }
     state.config = config;
     state.last_modified_epoch_s = epoch_s();
+    state.record_queue();
     drop(state);
     // A shorter delay or a removed redrive policy can make messages receivable.
     queue.notify.notify_waiters();

@@ -90,9 +90,27 @@ pub(crate) struct Ctx {
 
 impl Sqs {
     pub fn new(region: impl Into<String>, account_id: impl Into<String>) -> Self {
+        Self::with_registry(Registry::new(region.into(), account_id.into()))
+    }
+
+    /// SQS whose queues and messages live in `dir` (the data dir's `sqs/`): what an earlier
+    /// run recorded there is replayed, and every change is recorded (see `state::journal`).
+    pub fn open(
+        region: impl Into<String>,
+        account_id: impl Into<String>,
+        dir: &std::path::Path,
+    ) -> std::io::Result<Self> {
+        Ok(Self::with_registry(Registry::open(
+            region.into(),
+            account_id.into(),
+            dir,
+        )?))
+    }
+
+    fn with_registry(registry: Registry) -> Self {
         Self {
             inner: Arc::new(SqsInner {
-                registry: Registry::new(region.into(), account_id.into()),
+                registry,
                 in_flight_limit: AtomicUsize::new(state::DEFAULT_IN_FLIGHT_LIMIT),
                 long_polls: AtomicUsize::new(0),
                 long_poll_limit: AtomicUsize::new(state::DEFAULT_LONG_POLL_LIMIT),
@@ -162,7 +180,25 @@ impl Sqs {
 
     async fn dispatch(&self, ctx: &Ctx, op: &str, input: &Value) -> Result<Value, SqsError> {
         let request = SqsRequest::parse(op, input)?;
-        self.execute(ctx, request).await
+        let result = self.execute(ctx, request).await;
+        // Whatever the request changed is on disk before it is answered (group commit).
+        self.durable().await?;
+        result
+    }
+
+    /// Waits until every change made so far is on disk (`--data-dir` mode; at once otherwise).
+    /// S3 waits on this before acknowledging a write whose event it sent here.
+    pub async fn durable(&self) -> Result<(), SqsError> {
+        let Some(journal) = self.registry().journal() else {
+            return Ok(());
+        };
+        journal.sync().await.map_err(|e| {
+            tracing::error!(error = %e, "SQS changes could not be made durable");
+            SqsError::new(
+                ErrorCode::InternalError,
+                "The data dir could not record the change; it may not survive a restart.",
+            )
+        })
     }
 
     async fn execute(&self, ctx: &Ctx, request: SqsRequest) -> Result<Value, SqsError> {

@@ -218,6 +218,7 @@ pub fn tag_queue(sqs: &Sqs, name: &str, tags: Tags) -> Result<Value, SqsError> {
         ));
     }
     state.tags = merged;
+    state.record_queue();
     Ok(json!({}))
 }
 
@@ -227,6 +228,7 @@ pub fn untag_queue(sqs: &Sqs, name: &str, keys: &[String]) -> Result<Value, SqsE
     for key in keys {
         state.tags.remove(key);
     }
+    state.record_queue();
     Ok(json!({}))
 }
 

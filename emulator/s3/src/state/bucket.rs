@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
+use super::disk::{to_ms, BucketRecord, Disk};
 use super::{lock, read, write, StoredObject, Upload, UploadSummary};
 use crate::notifications::QueueNotification;
 
@@ -12,6 +13,8 @@ use crate::notifications::QueueNotification;
 pub enum DeleteBucketError {
     NoSuchBucket,
     NotEmpty,
+    /// The data dir could not record the deletion.
+    Storage(String),
 }
 
 /// Objects plus a tombstone flag checked under the same lock, so a PUT racing a
@@ -28,6 +31,8 @@ pub struct Bucket {
     objects: RwLock<Objects>,
     uploads: Mutex<HashMap<String, Upload>>,
     notifications: RwLock<Vec<QueueNotification>>,
+    /// The data dir, in `--data-dir` mode: every change is written there before it is visible.
+    disk: Option<Arc<Disk>>,
 }
 
 /// The bucket was deleted while the request was running.
@@ -35,13 +40,45 @@ pub struct Bucket {
 pub struct BucketGone;
 
 impl Bucket {
-    pub fn new(name: &str, created: SystemTime) -> Self {
+    pub fn new(name: &str, created: SystemTime, disk: Option<Arc<Disk>>) -> Self {
         Self {
             name: name.to_owned(),
             created,
             objects: RwLock::default(),
             uploads: Mutex::default(),
             notifications: RwLock::default(),
+            disk,
+        }
+    }
+
+    /// Puts back what the data dir held (start-up only; nothing is written).
+    pub(super) fn restore(
+        &self,
+        objects: BTreeMap<String, Arc<StoredObject>>,
+        notifications: Vec<QueueNotification>,
+    ) {
+        write(&self.objects).map = objects;
+        *write(&self.notifications) = notifications;
+    }
+
+    /// Writes the bucket's record (name, creation time, notification configuration).
+    pub(super) fn persist(&self) -> std::io::Result<()> {
+        let Some(disk) = &self.disk else {
+            return Ok(());
+        };
+        disk.save_bucket(&BucketRecord {
+            name: self.name.clone(),
+            created_ms: to_ms(self.created),
+            notifications: self.notifications(),
+        })
+    }
+
+    /// Retires a replaced or deleted object in the data dir (its body goes with its last reader).
+    fn retire(&self, object: &StoredObject) {
+        if let Some(disk) = &self.disk {
+            if let Err(e) = disk.remove_object(object) {
+                tracing::error!(bucket = %self.name, error = %e, "could not retire an object's files");
+            }
         }
     }
 
@@ -62,27 +99,58 @@ impl Bucket {
 
     /// Stores `object` if `condition` holds for the current object, checked under the same
     /// write lock as the insert, so two conditional writers cannot both win.
+    ///
+    /// In `--data-dir` mode the object is committed to disk first (blocking: body already
+    /// fsynced, metadata written and fsynced here), outside the lock so writers of other keys
+    /// do not queue behind one fsync; a refused write then withdraws its files. When this
+    /// returns `Ok`, the object survives a crash.
     pub fn put_object_if(
         &self,
         key: &str,
         object: Arc<StoredObject>,
         condition: &WriteCondition,
     ) -> Result<(), WriteRefused> {
-        let mut objects = write(&self.objects);
-        if objects.deleted {
-            return Err(WriteRefused::BucketGone);
+        if let Some(disk) = &self.disk {
+            disk.save_object(&self.name, key, &object).map_err(|e| {
+                tracing::error!(bucket = %self.name, error = %e, "could not store an object");
+                WriteRefused::Storage
+            })?;
         }
-        condition.check(objects.map.get(key).map(|o| o.etag.as_str()))?;
-        objects.map.insert(key.to_owned(), object);
-        Ok(())
+        let outcome = {
+            let mut objects = write(&self.objects);
+            if objects.deleted {
+                Err(WriteRefused::BucketGone)
+            } else {
+                condition
+                    .check(objects.map.get(key).map(|o| o.etag.as_str()))
+                    .map(|()| objects.map.insert(key.to_owned(), object.clone()))
+            }
+        };
+        match outcome {
+            Ok(replaced) => {
+                if let Some(old) = replaced {
+                    self.retire(&old);
+                }
+                Ok(())
+            }
+            Err(refused) => {
+                self.retire(&object);
+                Err(refused)
+            }
+        }
     }
 
     pub fn get_object(&self, key: &str) -> Option<Arc<StoredObject>> {
         read(&self.objects).map.get(key).cloned()
     }
 
+    /// Removes the object (durably, in `--data-dir` mode, before this returns).
     pub fn delete_object(&self, key: &str) -> Option<Arc<StoredObject>> {
-        write(&self.objects).map.remove(key)
+        let removed = write(&self.objects).map.remove(key);
+        if let Some(object) = &removed {
+            self.retire(object);
+        }
+        removed
     }
 
     /// Runs `f` over the sorted key map under the read lock (no awaits inside `f`).
@@ -125,8 +193,19 @@ impl Bucket {
         read(&self.notifications).clone()
     }
 
-    pub fn set_notifications(&self, configs: Vec<QueueNotification>) {
-        *write(&self.notifications) = configs;
+    /// Replaces the notification configuration (recorded in the data dir first, if any, so a
+    /// failed write leaves the old configuration in force).
+    pub fn set_notifications(&self, configs: Vec<QueueNotification>) -> std::io::Result<()> {
+        let mut current = write(&self.notifications);
+        if let Some(disk) = &self.disk {
+            disk.save_bucket(&BucketRecord {
+                name: self.name.clone(),
+                created_ms: to_ms(self.created),
+                notifications: configs.clone(),
+            })?;
+        }
+        *current = configs;
+        Ok(())
     }
 }
 
@@ -148,6 +227,8 @@ pub enum WriteCondition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteRefused {
     BucketGone,
+    /// The data dir could not store the object (S3: 500 InternalError).
+    Storage,
     /// The precondition did not hold (S3: 412 PreconditionFailed).
     PreconditionFailed,
     /// `If-Match` named a key that does not exist (S3: 404 NoSuchKey).

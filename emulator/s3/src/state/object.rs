@@ -3,13 +3,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
-use bytes::{Bytes, BytesMut};
+use std::io;
+
 use s3s::crypto::{Checksum as _, Md5};
 
+use super::body::{Body, BodyWriter};
 use crate::checksum::{unb64, ChecksumAlgo};
 
 /// Representation headers S3 stores with an object and returns on GET/HEAD.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObjectHeaders {
     pub content_type: Option<String>,
     pub cache_control: Option<String>,
@@ -19,7 +21,7 @@ pub struct ObjectHeaders {
 }
 
 /// A checksum kept with an object: base64 value as S3 returns it (composite ones end `-N`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredChecksum {
     pub algorithm: ChecksumAlgo,
     pub value: String,
@@ -41,11 +43,26 @@ impl StoredChecksum {
     pub fn default_for(data: &[u8]) -> Self {
         Self::full_object(ChecksumAlgo::Crc64Nvme, data)
     }
+
+    /// The full-object checksum of `body` by `algorithm`, reading it in chunks.
+    pub fn of_body(algorithm: ChecksumAlgo, body: &Body) -> io::Result<Self> {
+        let mut hasher = algorithm.hasher();
+        body.for_each_chunk(|chunk| {
+            hasher.update(chunk);
+            Ok(())
+        })?;
+        Ok(StoredChecksum {
+            algorithm,
+            value: algorithm.finish(hasher),
+            full_object: true,
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct StoredObject {
-    pub data: Bytes,
+    /// The bytes: in memory, or a file (see [`super::body`]).
+    pub body: Body,
     /// Unquoted ETag: hex MD5, or `<hex md5 of part md5s>-<N>` after multipart.
     pub etag: String,
     pub last_modified: SystemTime,
@@ -59,13 +76,13 @@ pub struct StoredObject {
 
 impl StoredObject {
     pub fn size(&self) -> u64 {
-        self.data.len() as u64
+        self.body.len()
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct Part {
-    pub data: Bytes,
+    pub body: Body,
     pub md5: [u8; 16],
     pub last_modified: SystemTime,
     /// Base64 digest of the upload's checksum algorithm, when the upload has one.
@@ -104,58 +121,82 @@ pub struct UploadSummary {
 
 impl Upload {
     /// The object `parts` (checked by the caller against the completion request, in order)
-    /// make: their data concatenated, the multipart ETag (MD5 of the binary part MD5s, then
-    /// `-N`) and the upload's checksum (full-object, or COMPOSITE: the checksum of the
-    /// concatenated binary part checksums, then `-N`), per
+    /// make: their bytes copied in order into `writer` (a file in data-dir mode or when big,
+    /// so nothing is held whole in memory), the multipart ETag (MD5 of the binary part MD5s,
+    /// then `-N`) and the upload's checksum (full-object, computed while copying, or
+    /// COMPOSITE: the checksum of the concatenated binary part checksums, then `-N`), per
     /// https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
-    pub fn assemble(&self, parts: &[&Part], now: SystemTime) -> StoredObject {
-        let mut data = BytesMut::with_capacity(parts.iter().map(|p| p.data.len()).sum());
+    /// Blocking file I/O: run it off the async threads.
+    pub fn assemble(
+        &self,
+        parts: &[Part],
+        mut writer: BodyWriter,
+        now: SystemTime,
+    ) -> io::Result<StoredObject> {
         let mut md5_of_md5s = Md5::new();
+        let full_algo = match self.checksum_algorithm {
+            None => Some(ChecksumAlgo::Crc64Nvme),
+            Some(algo) if self.checksum_full_object => Some(algo),
+            Some(_) => None,
+        };
+        let mut hasher = full_algo.map(|algo| (algo, algo.hasher()));
         for part in parts {
-            data.extend_from_slice(&part.data);
+            part.body.for_each_chunk(|chunk| {
+                if let Some((_, h)) = hasher.as_mut() {
+                    h.update(chunk);
+                }
+                writer.write(chunk)
+            })?;
             md5_of_md5s.update(&part.md5);
         }
-        let data = data.freeze();
-        let checksum = match self.checksum_algorithm {
-            None => StoredChecksum::default_for(&data),
-            Some(algo) if self.checksum_full_object => StoredChecksum::full_object(algo, &data),
-            Some(algo) => composite_checksum(algo, parts),
+        let checksum = match hasher {
+            Some((algo, h)) => StoredChecksum {
+                algorithm: algo,
+                value: algo.finish(h),
+                full_object: true,
+            },
+            // No full-object hasher: the upload declared a COMPOSITE algorithm.
+            None => composite_checksum(
+                self.checksum_algorithm.unwrap_or(ChecksumAlgo::Crc64Nvme),
+                parts,
+            )?,
         };
-        StoredObject {
+        Ok(StoredObject {
             etag: format!("{}-{}", hex::encode(md5_of_md5s.finalize()), parts.len()),
-            data,
+            body: writer.finish()?,
             last_modified: now,
             headers: self.headers.clone(),
             metadata: self.metadata.clone(),
             checksum: Some(checksum),
             parts_count: Some(parts.len()),
-        }
+        })
     }
 }
 
-fn composite_checksum(algo: ChecksumAlgo, parts: &[&Part]) -> StoredChecksum {
+fn composite_checksum(algo: ChecksumAlgo, parts: &[Part]) -> io::Result<StoredChecksum> {
     let mut concatenated = Vec::new();
     for part in parts {
-        let value = part
-            .checksum
-            .clone()
-            .unwrap_or_else(|| algo.digest(&part.data));
+        let value = match part.checksum.clone() {
+            Some(value) => value,
+            None => StoredChecksum::of_body(algo, &part.body)?.value,
+        };
         concatenated.extend(unb64(&value).unwrap_or_default());
     }
-    StoredChecksum {
+    Ok(StoredChecksum {
         algorithm: algo,
         value: format!("{}-{}", algo.digest(&concatenated), parts.len()),
         full_object: false,
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::body::{Bodies, Purpose};
 
     fn part(data: &'static [u8], checksum: Option<ChecksumAlgo>) -> Part {
         Part {
-            data: Bytes::from_static(data),
+            body: Body::Memory(bytes::Bytes::from_static(data)),
             md5: Md5::checksum(data),
             last_modified: SystemTime::UNIX_EPOCH,
             checksum: checksum.map(|a| a.digest(data)),
@@ -177,8 +218,15 @@ mod tests {
     #[test]
     fn assembled_object_has_multipart_etag_and_data_in_order() {
         let (a, b) = (part(b"hello ", None), part(b"world", None));
-        let object = upload(None, false).assemble(&[&a, &b], SystemTime::UNIX_EPOCH);
-        assert_eq!(&object.data[..], b"hello world");
+        let bodies = Bodies::in_memory().unwrap();
+        let object = upload(None, false)
+            .assemble(
+                &[a.clone(), b.clone()],
+                bodies.writer(Purpose::Object),
+                SystemTime::UNIX_EPOCH,
+            )
+            .unwrap();
+        assert_eq!(&object.body.read_all().unwrap()[..], b"hello world");
         let mut md5s = Vec::new();
         md5s.extend(a.md5);
         md5s.extend(b.md5);
@@ -195,14 +243,24 @@ mod tests {
     fn composite_checksum_is_over_the_part_checksums() {
         let algo = ChecksumAlgo::Crc32;
         let (a, b) = (part(b"hello ", Some(algo)), part(b"world", None));
-        let object = upload(Some(algo), false).assemble(&[&a, &b], SystemTime::UNIX_EPOCH);
+        let bodies = Bodies::in_memory().unwrap();
+        let assemble = |upload: Upload| {
+            upload
+                .assemble(
+                    &[a.clone(), b.clone()],
+                    bodies.writer(Purpose::Object),
+                    SystemTime::UNIX_EPOCH,
+                )
+                .unwrap()
+        };
+        let object = assemble(upload(Some(algo), false));
         let mut raw = unb64(&algo.digest(b"hello ")).unwrap();
         raw.extend(unb64(&algo.digest(b"world")).unwrap());
         let checksum = object.checksum.unwrap();
         assert_eq!(checksum.value, format!("{}-2", algo.digest(&raw)));
         assert!(!checksum.full_object);
 
-        let full = upload(Some(algo), true).assemble(&[&a, &b], SystemTime::UNIX_EPOCH);
+        let full = assemble(upload(Some(algo), true));
         assert_eq!(
             full.checksum,
             Some(StoredChecksum::full_object(algo, b"hello world"))

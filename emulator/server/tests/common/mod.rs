@@ -13,6 +13,7 @@ pub async fn start_pipeline() -> EmulatorServer {
         config: Some(config),
         config_path: None,
         run_functions: false,
+        data_dir: None,
     })
     .await
     .expect("emulator starts")

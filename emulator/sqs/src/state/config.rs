@@ -19,7 +19,7 @@ pub const MAX_DELAY_SECONDS: u32 = 900;
 pub const MAX_WAIT_TIME_SECONDS: u32 = 20;
 
 /// A parsed `RedrivePolicy`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RedrivePolicy {
     pub dead_letter_target_arn: String,
     pub max_receive_count: u32,
@@ -37,7 +37,7 @@ impl RedrivePolicy {
 }
 
 /// The settable attributes of a standard queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueueConfig {
     pub visibility_timeout: u32,
     pub maximum_message_size: u32,

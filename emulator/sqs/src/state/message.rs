@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use tokio::time::Instant;
 
 /// A message attribute value (`DataType` + `StringValue` or `BinaryValue`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AttributeValue {
     /// `String`, `Number`, `Binary`, optionally followed by `.custom-label`.
     pub data_type: String,

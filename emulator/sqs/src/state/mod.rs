@@ -2,6 +2,7 @@
 //! receipt handles and the clock.
 
 pub mod config;
+pub mod journal;
 pub mod message;
 pub mod queue;
 pub mod receipt;
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use journal::Journal;
 use queue::Queue;
 
 /// Approximate in-flight limit of a standard queue (API_ReceiveMessage, "OverLimit").
@@ -38,6 +40,8 @@ pub struct Registry {
     pub region: String,
     pub account_id: String,
     queues: RwLock<BTreeMap<String, Arc<Queue>>>,
+    /// The data dir's log, in `--data-dir` mode.
+    journal: Option<Journal>,
 }
 
 impl Registry {
@@ -46,7 +50,33 @@ impl Registry {
             region,
             account_id,
             queues: RwLock::new(BTreeMap::new()),
+            journal: None,
         }
+    }
+
+    /// The queues recorded in the data dir's `sqs/` directory `dir`, which records every
+    /// change from now on (see [`journal`]).
+    pub fn open(
+        region: String,
+        account_id: String,
+        dir: &std::path::Path,
+    ) -> std::io::Result<Self> {
+        let (journal, states) = Journal::open(dir)?;
+        let mut registry = Self::new(region, account_id);
+        let queues = states
+            .into_iter()
+            .map(|(name, state)| {
+                let arn = registry.arn(&name);
+                (name.clone(), Arc::new(Queue::new(name, arn, state)))
+            })
+            .collect();
+        registry.queues = RwLock::new(queues);
+        registry.journal = Some(journal);
+        Ok(registry)
+    }
+
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
     }
 
     pub fn arn(&self, name: &str) -> String {
@@ -82,12 +112,23 @@ impl Registry {
             return (queue.clone(), false);
         }
         let queue = Arc::new(make());
+        {
+            let mut state = queue.lock();
+            state.journal = self.journal.clone();
+            state.record_queue();
+        }
         queues.insert(name.to_string(), queue.clone());
         (queue, true)
     }
 
     pub fn remove(&self, name: &str) -> Option<Arc<Queue>> {
-        self.write().remove(name)
+        let removed = self.write().remove(name);
+        if let (Some(journal), Some(_)) = (&self.journal, &removed) {
+            journal.append(&journal::Record::QueueDeleted {
+                name: name.to_owned(),
+            });
+        }
+        removed
     }
 
     /// Snapshot of all queues in name order.

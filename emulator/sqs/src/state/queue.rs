@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::config::QueueConfig;
+use super::journal::{Clock, Journal, MessageRecord, Record};
 use super::message::StoredMessage;
 use super::receipt;
 
@@ -115,6 +116,8 @@ pub struct QueueState {
     messages: BTreeMap<u64, StoredMessage>,
     index: HashMap<String, u64>,
     next_seq: u64,
+    /// The data dir's log, in `--data-dir` mode: every change below is recorded there.
+    pub(crate) journal: Option<Journal>,
 }
 
 impl QueueState {
@@ -135,21 +138,103 @@ impl QueueState {
             messages: BTreeMap::new(),
             index: HashMap::new(),
             next_seq: 0,
+            journal: None,
+        }
+    }
+
+    fn record(&self, record: impl FnOnce() -> Record) {
+        if let Some(journal) = &self.journal {
+            journal.append(&record());
+        }
+    }
+
+    /// Records the queue's configuration and tags (after creation or a change to either).
+    pub fn record_queue(&self) {
+        self.record(|| self.queue_record());
+    }
+
+    fn queue_record(&self) -> Record {
+        Record::Queue {
+            name: self.queue_name.clone(),
+            config: self.config.clone(),
+            tags: self.tags.clone(),
+            created_s: self.created_epoch_s,
+            modified_s: self.last_modified_epoch_s,
         }
     }
 
     /// Adds a message (arrival order is kept for best-effort ordering).
     pub fn insert(&mut self, message: StoredMessage) {
+        self.record(|| Record::Message {
+            queue: self.queue_name.clone(),
+            message: MessageRecord::of(&message, Clock::now()),
+        });
         let seq = self.next_seq;
         self.next_seq += 1;
         self.index.insert(message.message_id.clone(), seq);
         self.messages.insert(seq, message);
     }
 
+    /// Takes a message out without recording it: it is moving to another queue, whose
+    /// record of it supersedes this queue's (see `journal`).
     fn remove_seq(&mut self, seq: u64) -> Option<StoredMessage> {
         let message = self.messages.remove(&seq)?;
         self.index.remove(&message.message_id);
         Some(message)
+    }
+
+    /// Removes a message for good (deleted, expired), recording it.
+    fn remove_seq_recorded(&mut self, seq: u64) -> Option<StoredMessage> {
+        let message = self.remove_seq(seq)?;
+        self.record(|| Record::Removed {
+            queue: self.queue_name.clone(),
+            id: message.message_id.clone(),
+        });
+        Some(message)
+    }
+
+    /// The records that recreate this queue and its messages (a snapshot).
+    pub(crate) fn snapshot_records(&self, clock: Clock) -> Vec<Record> {
+        let mut records = vec![self.queue_record()];
+        records.extend(self.messages.values().map(|m| Record::Message {
+            queue: self.queue_name.clone(),
+            message: MessageRecord::of(m, clock),
+        }));
+        records
+    }
+
+    pub(crate) fn message_ids(&self) -> Vec<String> {
+        self.index.keys().cloned().collect()
+    }
+
+    /// Replay: stores the message, in place when its id is already here.
+    pub(crate) fn replay_upsert(&mut self, message: StoredMessage) {
+        match self.index.get(&message.message_id) {
+            Some(seq) => {
+                self.messages.insert(*seq, message);
+            }
+            None => {
+                let journal = self.journal.take();
+                self.insert(message);
+                self.journal = journal;
+            }
+        }
+    }
+
+    pub(crate) fn replay_remove(&mut self, id: &str) {
+        if let Some(seq) = self.index.get(id).copied() {
+            self.remove_seq(seq);
+        }
+    }
+
+    pub(crate) fn replay_message_mut(&mut self, id: &str) -> Option<&mut StoredMessage> {
+        let seq = self.index.get(id)?;
+        self.messages.get_mut(seq)
+    }
+
+    pub(crate) fn replay_purge(&mut self) {
+        self.messages.clear();
+        self.index.clear();
     }
 
     /// Drops messages older than the retention period, measured from their first enqueue.
@@ -162,7 +247,7 @@ impl QueueState {
             .map(|(seq, _)| *seq)
             .collect();
         for seq in expired {
-            self.remove_seq(seq);
+            self.remove_seq_recorded(seq);
         }
     }
 
@@ -234,6 +319,16 @@ impl QueueState {
             let nonce = uuid::Uuid::new_v4().simple().to_string();
             let receipt_handle = receipt::encode(&self.queue_name, &message.message_id, &nonce);
             message.receipt_nonce = Some(nonce);
+            if let Some(journal) = &self.journal {
+                journal.append(&Record::Received {
+                    queue: self.queue_name.clone(),
+                    id: message.message_id.clone(),
+                    receive_count: message.receive_count,
+                    visible_ms: now_epoch_ms + visibility.as_millis() as u64,
+                    first_receive_ms: message.first_receive_epoch_ms,
+                    nonce: message.receipt_nonce.clone(),
+                });
+            }
             batch.delivered.push(Delivered {
                 message: message.clone(),
                 receipt_handle,
@@ -258,7 +353,7 @@ impl QueueState {
             .get(&seq)
             .is_some_and(|m| m.receipt_nonce.as_deref() == Some(receipt.nonce.as_str()));
         if current {
-            self.remove_seq(seq);
+            self.remove_seq_recorded(seq);
         }
     }
 
@@ -288,12 +383,21 @@ impl QueueState {
             });
         }
         message.visible_at = now + timeout;
+        let clock = Clock::now();
+        self.record(|| Record::Visibility {
+            queue: self.queue_name.clone(),
+            id: receipt.message_id.clone(),
+            visible_ms: clock.to_ms(now + timeout),
+        });
         Ok(())
     }
 
     pub fn purge(&mut self) {
         self.messages.clear();
         self.index.clear();
+        self.record(|| Record::Purged {
+            queue: self.queue_name.clone(),
+        });
     }
 
     /// Removes up to `max` visible messages (message move tasks take them out of a DLQ).

@@ -141,6 +141,7 @@ impl Harness {
             config_path: None,
             // The tests play the event source mapping themselves, in-process.
             run_functions: false,
+            data_dir: None,
         })
         .await
         .expect("emulator starts");

@@ -47,6 +47,7 @@ impl Env {
             config: Some(config.clone()),
             config_path: None,
             run_functions: false,
+            data_dir: None,
         })
         .await
         .expect("emulator starts");
