@@ -9,8 +9,8 @@
 mod databases;
 mod errors;
 pub mod expression;
-pub mod observe;
 mod journal;
+pub mod observe;
 mod partitions;
 mod protocol;
 mod state;
