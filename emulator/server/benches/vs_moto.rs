@@ -7,6 +7,7 @@
 //! ratios.
 //!
 //! Run: `cargo bench -p emulator --bench vs_moto` (needs `moto_server`: `pip install 'moto[server]'`).
+//! `VS_MOTO_BASELINE_BIN=<path of another emulator build>` adds that build, in memory, to the same run.
 //! Knobs: BENCH_CONCURRENCY (default 8), BENCH_SECONDS per workload and server (default 5).
 
 use std::net::TcpListener;
@@ -53,8 +54,17 @@ async fn wait_ready(url: &str) {
 
 /// The emulator in memory, or keeping its state in `data_dir`.
 async fn start_emulator(data_dir: Option<&std::path::Path>) -> ServerProcess {
+    start_emulator_binary(env!("CARGO_BIN_EXE_emulator").as_ref(), data_dir, None).await
+}
+
+/// `binary serve --empty` (in memory, or on `data_dir`); `name` overrides the printed name.
+async fn start_emulator_binary(
+    binary: &std::path::Path,
+    data_dir: Option<&std::path::Path>,
+    name: Option<&'static str>,
+) -> ServerProcess {
     let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_emulator"));
+    let mut command = Command::new(binary);
     command.args(["serve", "--empty", "--port", &port.to_string()]);
     if let Some(dir) = data_dir {
         command.arg("--data-dir").arg(dir);
@@ -67,7 +77,9 @@ async fn start_emulator(data_dir: Option<&std::path::Path>) -> ServerProcess {
     let url = format!("http://127.0.0.1:{port}");
     wait_ready(&url).await;
     ServerProcess {
-        name: if data_dir.is_some() {
+        name: if let Some(name) = name {
+            name
+        } else if data_dir.is_some() {
             "emulator --data-dir"
         } else {
             "emulator"
@@ -222,11 +234,18 @@ async fn main() {
     println!("concurrency {concurrency}, {seconds} s per workload and server");
     let data_dir = tempfile::tempdir().expect("a temporary data dir");
     let mut results = Vec::new();
-    for server in [
+    let mut servers = vec![
         start_emulator(None).await,
         start_emulator(Some(data_dir.path())).await,
         start_moto().await,
-    ] {
+    ];
+    // `VS_MOTO_BASELINE_BIN=<an older emulator binary>`: that build measured in the same run too
+    // (in memory), to see what a change costs on the hot path.
+    if let Some(baseline) = std::env::var_os("VS_MOTO_BASELINE_BIN").filter(|b| !b.is_empty()) {
+        let path = std::path::PathBuf::from(baseline);
+        servers.push(start_emulator_binary(&path, None, Some("emulator (baseline)")).await);
+    }
+    for server in servers {
         let sqs = sqs_rate(&server.url, concurrency, seconds).await;
         let s3 = s3_rate(&server.url, concurrency, seconds).await;
         println!("{:>19}: SQS send+receive+delete {sqs:>9.0} messages/s, S3 PUT+GET 4 KiB {s3:>9.0} objects/s", server.name);
@@ -249,4 +268,11 @@ async fn main() {
         disk.0 / moto.0,
         disk.1 / moto.1
     );
+    if let Some(baseline) = results.get(3) {
+        println!(
+            "this build / baseline build (in memory): SQS {:.2}x, S3 {:.2}x",
+            memory.0 / baseline.0,
+            memory.1 / baseline.1
+        );
+    }
 }
