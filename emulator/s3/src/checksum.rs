@@ -250,10 +250,16 @@ pub async fn read_body(
             writer.write(&chunk).map_err(crate::errors::storage_error)?;
         }
     }
-    let body = tokio::task::spawn_blocking(move || writer.finish())
-        .await
-        .map_err(|e| crate::errors::storage_error(std::io::Error::other(e)))?
-        .map_err(crate::errors::storage_error)?;
+    // A thread hop per request cost in-memory PUTs 12-23% of their rate (vs_moto): only
+    // file I/O goes to a blocking thread.
+    let body = if writer.finish_does_io() {
+        tokio::task::spawn_blocking(move || writer.finish())
+            .await
+            .map_err(|e| crate::errors::storage_error(std::io::Error::other(e)))?
+    } else {
+        writer.finish()
+    }
+    .map_err(crate::errors::storage_error)?;
     Ok(ReadBody {
         body,
         md5: md5.finalize(),

@@ -82,6 +82,12 @@ pub(crate) async fn store_if(
     object: Arc<StoredObject>,
     condition: &WriteCondition,
 ) -> S3Result<()> {
+    if !bucket.on_disk() {
+        // In memory the write is a map insert: no blocking thread (see `checksum::read_body`).
+        return bucket
+            .put_object_if(key, object, condition)
+            .map_err(|refused| write_refused(refused, bucket, key));
+    }
     let (target, owned_key, condition) = (bucket.clone(), key.to_owned(), condition.clone());
     tokio::task::spawn_blocking(move || target.put_object_if(&owned_key, object, &condition))
         .await

@@ -10,6 +10,7 @@ import urllib.request
 
 import boto3
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -31,7 +32,9 @@ if os.path.exists("/usr/bin/chromium"):
     options.binary_location = "/usr/bin/chromium"
 service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver") if os.path.exists("/usr/bin/chromedriver") else None
 driver = webdriver.Chrome(options=options, service=service)
-wait = WebDriverWait(driver, WAIT)
+# The page re-renders its live table and panels: an element found may be replaced before it
+# is used, so waits ignore stale references and clicks retry (see `click`).
+wait = WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
 step = 0
 
 
@@ -42,6 +45,21 @@ def shot(name):
     driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(path)
     print("screenshot", path)
+
+
+def click(by, selector):
+    """Clicks the element, finding it again if the page replaced it in between."""
+    def attempt(d):
+        try:
+            d.find_element(by, selector).click()
+            return True
+        except StaleElementReferenceException:
+            return False
+    wait.until(attempt)
+
+
+def text_of(by, selector):
+    return wait.until(lambda d: d.find_element(by, selector).text)
 
 
 def row_status(key, status):
@@ -71,35 +89,35 @@ try:
     shot("processed-and-dead-lettered")
 
     # A journey: the DLQ reason and each step.
-    driver.find_element(By.CSS_SELECTOR, '#files tbody tr[data-key="sales_data_2024_04_09.csv"]').click()
+    click(By.CSS_SELECTOR, '#files tbody tr[data-key="sales_data_2024_04_09.csv"]')
     reason = wait.until(EC.visibility_of_element_located((By.ID, "j-reason")))
     assert "amount" in reason.text, reason.text
     assert "past" not in reason.get_attribute("class"), "the reason is the current state"
-    steps = driver.find_elements(By.CSS_SELECTOR, "#j-timeline li")
-    types = [s.get_attribute("data-type") for s in steps]
+    types = wait.until(lambda d: [s.get_attribute("data-type")
+                                  for s in d.find_elements(By.CSS_SELECTOR, "#j-timeline li")])
     for expected in ("file.received", "file.queued", "file.processing", "file.dead_lettered"):
         assert expected in types, types
     shot("journey-dead-lettered")
-    driver.find_element(By.ID, "j-close").click()
+    click(By.ID, "j-close")
 
     # Redrive the DLQ (StartMessageMoveTask): the file whose bucket was missing is processed now.
-    driver.find_element(By.ID, "redrive").click()
+    click(By.ID, "redrive")
     row_status("sales_data_2024_04_01.csv", "processed")
     row_status("sales_data_2024_04_09.csv", "dead_lettered")
-    driver.find_element(By.CSS_SELECTOR, '#files tbody tr[data-key="sales_data_2024_04_01.csv"]').click()
+    click(By.CSS_SELECTOR, '#files tbody tr[data-key="sales_data_2024_04_01.csv"]')
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#j-timeline li[data-type="file.redriven"]')))
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#j-timeline li[data-type="file.processed"]')))
-    assert "NoSuchBucket" in driver.find_element(By.ID, "j-reason").text, "the earlier reason is kept"
-    assert driver.find_element(By.ID, "j-status").text == "processed"
+    assert "NoSuchBucket" in text_of(By.ID, "j-reason"), "the earlier reason is kept"
+    assert text_of(By.ID, "j-status") == "processed"
     shot("journey-redriven-processed")
-    driver.find_element(By.ID, "j-close").click()
+    click(By.ID, "j-close")
 
     # Athena over what arrived.
     sql = driver.find_element(By.ID, "sql")
     sql.clear()
     driver.execute_script("arguments[0].value = ''", sql)
     sql.send_keys("SELECT day, count(*) AS n, sum(CAST(amount AS decimal(10,2))) AS total FROM sales_data GROUP BY day ORDER BY day")
-    driver.find_element(By.ID, "run").click()
+    click(By.ID, "run")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results tbody tr")) == 5)
     metrics = urllib.request.urlopen(URL + "/metrics").read().decode()
     assert 'console_events_total{type="query.finished"} 1' in metrics, "the query's query.finished event"

@@ -298,6 +298,12 @@ impl BodyWriter {
         file.write_all(chunk)
     }
 
+    /// Whether [`BodyWriter::finish`] does file I/O (otherwise it only hands the buffer over,
+    /// and a caller on the async runtime need not move it to a blocking thread).
+    pub fn finish_does_io(&self) -> bool {
+        self.file.is_some() || self.spill_at == 0
+    }
+
     /// The finished body (fsynced first in `--data-dir` mode). A file body is removed when
     /// dropped unless [`BodyFile::keep`] is called (a stored object does).
     pub fn finish(mut self) -> io::Result<Body> {

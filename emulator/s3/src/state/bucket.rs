@@ -51,6 +51,11 @@ impl Bucket {
         }
     }
 
+    /// Whether writes to this bucket go to the data dir (and so block on file I/O).
+    pub fn on_disk(&self) -> bool {
+        self.disk.is_some()
+    }
+
     /// Puts back what the data dir held (start-up only; nothing is written).
     pub(super) fn restore(
         &self,
