@@ -235,16 +235,17 @@ pub struct RunOutcome {
     pub failed_batches: BTreeMap<String, usize>,
 }
 
-/// The config both runs use: the shipped one, with a 4 s function timeout and a 24 s visibility
-/// timeout (6x, Lambda's guidance) so a batch whose process was killed comes back within seconds,
-/// and 10 receives before the queue's redrive (a message can be caught by several kills).
-fn drill_config(dir: &std::path::Path) -> PathBuf {
+/// The config both runs use: the shipped one, with a short function timeout (4 s here) and a
+/// visibility timeout of 6x that (Lambda's guidance) so a batch whose process was killed comes
+/// back within seconds, and 10 receives before the queue's redrive (a message can be caught by
+/// several kills).
+pub(crate) fn drill_config(dir: &std::path::Path, function_timeout: u64) -> PathBuf {
     let mut config: Value = serde_json::from_str(pipeline_core::config::EMBEDDED_PIPELINE_JSON)
         .expect("shipped config");
     config["aws"]["account_id"] = "000000000000".into();
     config["resources"]["max_receive_count"] = 10.into();
-    config["resources"]["visibility_timeout_seconds"] = 24.into();
-    config["functions"][FUNCTION]["timeout_seconds"] = 4.into();
+    config["resources"]["visibility_timeout_seconds"] = (6 * function_timeout).into();
+    config["functions"][FUNCTION]["timeout_seconds"] = function_timeout.into();
     let path = dir.join("pipeline.json");
     std::fs::write(&path, config.to_string()).expect("config written");
     path
@@ -259,7 +260,7 @@ pub async fn run(
 ) -> RunOutcome {
     std::fs::create_dir_all(dir).expect("run dir");
     let pipeline = Pipeline::start_with(StartOptions {
-        config: Some(drill_config(dir)),
+        config: Some(drill_config(dir, 4)),
         log_file: Some(dir.join("emulator.log")),
         ..Default::default()
     })
@@ -337,7 +338,7 @@ async fn arm(
 
 /// After the drain: the faults' hit counts (then the rules are removed, so reading the
 /// outputs is not faulted), the function's counters, and everything the run made.
-async fn collect(
+pub(crate) async fn collect(
     dir: &std::path::Path,
     pipeline: &Pipeline,
     config: &Config,
@@ -385,7 +386,7 @@ fn failed_batches(log: &str) -> BTreeMap<String, usize> {
 
 /// Clients that outlast the injected faults (the drill's own uploads are faulted too): 10
 /// attempts with short backoffs.
-async fn patient_sdk_config(pipeline: &Pipeline) -> aws_config::SdkConfig {
+pub(crate) async fn patient_sdk_config(pipeline: &Pipeline) -> aws_config::SdkConfig {
     let base = pipeline.sdk_config().await;
     base.into_builder()
         .retry_config(
@@ -397,7 +398,7 @@ async fn patient_sdk_config(pipeline: &Pipeline) -> aws_config::SdkConfig {
         .build()
 }
 
-async fn url_of_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+pub(crate) async fn url_of_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
     sqs.get_queue_url()
         .queue_name(name)
         .send()
@@ -594,7 +595,7 @@ async fn kill_mid_batch(url: String, kills: usize) -> usize {
 
 /// Waits until every good file has its output, the DLQ holds at least one entry per bad file
 /// and the pipeline queue is empty; returns the queue's final (visible, in flight).
-async fn drained(
+pub(crate) async fn drained(
     s3: &aws_sdk_s3::Client,
     sqs: &aws_sdk_sqs::Client,
     r: &pipeline_core::config::Resources,
@@ -622,7 +623,7 @@ async fn drained(
     .await
 }
 
-async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Option<(u64, u64)> {
+pub(crate) async fn queue_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Option<(u64, u64)> {
     let got = sqs
         .get_queue_attributes()
         .queue_url(url)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 
 pub mod chaos;
+pub mod crash;
 
 /// A running `emulator serve` process.
 pub struct Pipeline {
@@ -78,6 +79,8 @@ pub struct StartOptions {
     pub log_file: Option<PathBuf>,
     /// More `emulator serve` arguments (e.g. `--event-buffer 20`, `--fault ...`).
     pub args: Vec<String>,
+    /// The port (a restart on the same `--data-dir` keeps its clients' endpoint); free if `None`.
+    pub port: Option<u16>,
 }
 
 impl Pipeline {
@@ -88,11 +91,13 @@ impl Pipeline {
 
     /// `emulator serve` as [`Pipeline::start`], with `options`.
     pub async fn start_with(options: StartOptions) -> Pipeline {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = options.port.unwrap_or_else(|| {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
         let mut command = Command::new(emulator_binary());
         command.args(["serve", "--port", &port.to_string()]);
         if let Some(config) = &options.config {
@@ -101,7 +106,12 @@ impl Pipeline {
         command.args(&options.args);
         let (stdout, stderr) = match &options.log_file {
             Some(path) => {
-                let file = std::fs::File::create(path).expect("log file");
+                // Appended to, so a restarted emulator's log follows the killed one's.
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("log file");
                 (
                     Stdio::from(file.try_clone().expect("log file")),
                     Stdio::from(file),
@@ -143,6 +153,17 @@ impl Pipeline {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         Pipeline { url, child }
+    }
+
+    /// The process id of `emulator serve`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `kill -9`: no shutdown, no flush; its function processes die with it (PR_SET_PDEATHSIG).
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {

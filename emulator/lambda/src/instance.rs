@@ -135,6 +135,7 @@ impl Instance {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        die_with_the_emulator(&mut command);
         if let Some(dir) = &spec.working_dir {
             command.current_dir(dir);
         }
@@ -377,6 +378,34 @@ impl Instance {
         self.process.kill().await;
     }
 }
+
+/// Asks the kernel to SIGKILL the function process when the emulator dies, however it dies.
+/// `kill_on_drop` covers an orderly exit only: after a `kill -9` of the emulator, its function
+/// processes lived on as orphans, still holding a batch and calling the endpoint, which a
+/// restarted emulator may serve again on the same port. In Lambda an environment never outlives
+/// its sandbox; this keeps that true locally.
+#[cfg(target_os = "linux")]
+fn die_with_the_emulator(command: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and calls only the
+    // async-signal-safe `prctl` and `getppid` (fork(2)/signal-safety(7)); it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The emulator died between fork and prctl: the signal will never come.
+            if libc::getppid() as u32 != parent {
+                return Err(std::io::Error::other("the emulator exited during spawn"));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere the processes end with the emulator's orderly exit only (`kill_on_drop`).
+#[cfg(not(target_os = "linux"))]
+fn die_with_the_emulator(_command: &mut Command) {}
 
 /// The OS process of an environment, owned by a watcher task that reaps it the moment it exits.
 /// Without one, a process killed from outside while its environment sat idle stayed a zombie

@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use e2e_tests::chaos::{self, ChaosPlan};
+use e2e_tests::crash::{self, CrashPlan};
 
 /// Over 80 lines: the two runs, then the checks in the order the issue lists them.
 #[tokio::test(flavor = "multi_thread")]
@@ -124,6 +125,70 @@ fn check_dead_letters(
             bad.key
         );
     }
+}
+
+/// The emulator itself killed with `kill -9` three times while the function runs a batch, and
+/// restarted on the same `--data-dir`: the pipeline finishes the work left in flight and ends
+/// exactly where a clean run does (issue 11, durability).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_emulator_killed_mid_batch_finishes_the_work_after_restart() {
+    let plan = ChaosPlan {
+        files: 60,
+        days: 4,
+        fault_probability: 0.0,
+        kills: 0,
+        seed: 0,
+        drain_within: Duration::from_secs(90),
+    };
+    let files = chaos::source_files(&plan);
+    let input_rows: u64 = files
+        .iter()
+        .filter(|f| f.bad.is_none())
+        .map(|f| f.rows)
+        .sum();
+    let dir = std::env::temp_dir().join(format!("skipdb-crash-{}", std::process::id()));
+    let clean = chaos::run(&plan, &files, false, &dir.join("clean")).await;
+    let crash_plan = CrashPlan {
+        kills: 3,
+        seed: 9,
+        drain_within: Duration::from_secs(90),
+    };
+    let (crashed, report) = crash::run(&crash_plan, &files, &dir.join("crash")).await;
+    eprintln!(
+        "crash drill: {} kill -9s of the emulator ({} mid-batch, messages in flight {:?}), \
+         restarts {:?}, {} uploads sent again, drained {:.1} s after the first upload; \
+         {} of {} invocations failed: {:?}",
+        crash_plan.kills,
+        report.kills_mid_batch,
+        report.in_flight_at_kill,
+        report.restart_times,
+        report.upload_retries,
+        crashed.drain_time.as_secs_f64(),
+        crashed.failed_invocations,
+        crashed.invocations,
+        crashed.failed_batches,
+    );
+    assert_eq!(clean.outputs.len(), plan.files);
+    assert_eq!(clean.output_rows, input_rows);
+    assert_eq!(
+        report.kills_mid_batch, crash_plan.kills,
+        "every kill caught a batch running"
+    );
+    let clean_keys: Vec<_> = clean.outputs.keys().collect();
+    let crashed_keys: Vec<_> = crashed.outputs.keys().collect();
+    assert_eq!(crashed_keys, clean_keys, "the same output keys");
+    let differing: Vec<_> = clean
+        .outputs
+        .iter()
+        .filter(|(key, bytes)| crashed.outputs.get(*key) != Some(*bytes))
+        .map(|(key, _)| key)
+        .collect();
+    assert!(differing.is_empty(), "outputs that differ: {differing:?}");
+    assert_eq!(crashed.partitions, clean.partitions, "the same partitions");
+    assert_eq!(crashed.output_rows, input_rows, "0 lost, 0 duplicated rows");
+    assert_eq!(crashed.queue_depth, (0, 0), "the pipeline queue is empty");
+    check_dead_letters(&files, &crashed.dead_letters, "crash");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `serve --fault` rules are in force from the first request, and a bad one stops `serve` with
