@@ -6,8 +6,9 @@
 //! and of the function process that handled it. The peer, in the same run: `aws s3 cp` of the
 //! same file into the emulator (an upload only, no processing).
 //!
-//! Targets (issue 11): the emulator's peak RSS stays under 150 MiB in `--data-dir` mode (the bench
-//! fails above it). Issue 9 asks for the Parquet path's end-to-end time next to the CSV copy's.
+//! Targets (issue 11): the emulator's peak RSS stays under 150 MiB in `--data-dir` mode, and in
+//! memory too (bodies over 8 MiB and every multipart part spill to a temporary directory); the
+//! bench fails above it. Issue 9 asks for the Parquet path's end-to-end time next to the CSV copy's.
 //! Knob: BIG_FILE_MIB (default 1024).
 
 use std::collections::BTreeMap;
@@ -391,14 +392,17 @@ fn check(sources: &[Source], results: &BTreeMap<&str, Vec<Trip>>) {
             }
         }
     }
-    let worst = results["--data-dir"]
-        .iter()
-        .map(|t| t.emulator_peak_rss_kib / 1024)
-        .max()
-        .unwrap_or(0);
-    println!("\nemulator peak RSS in --data-dir mode: {worst} MiB (target < {TARGET_MIB} MiB)");
-    assert!(
-        worst < TARGET_MIB,
-        "the emulator's peak RSS {worst} MiB is over {TARGET_MIB} MiB"
-    );
+    // The issue's target is for --data-dir; in memory, bodies spill too, so the same bound holds.
+    for (mode, trips) in results {
+        let worst = trips
+            .iter()
+            .map(|t| t.emulator_peak_rss_kib / 1024)
+            .max()
+            .unwrap_or(0);
+        println!("emulator peak RSS, {mode}: {worst} MiB (target < {TARGET_MIB} MiB)");
+        assert!(
+            worst < TARGET_MIB,
+            "{mode}: the emulator's peak RSS {worst} MiB is over {TARGET_MIB} MiB"
+        );
+    }
 }

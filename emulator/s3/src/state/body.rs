@@ -3,8 +3,11 @@
 //! - `--data-dir` mode: every object body is a file `s3/objects/<id>.body` (random `<id>`, never
 //!   derived from the key), written while the upload streams in and fsynced before the object's
 //!   metadata names it (see [`super::disk`]); parts are files under `s3/parts/`.
-//! - In-memory mode: bodies up to [`SPILL_THRESHOLD`] stay in memory; bigger ones spill to a
-//!   private temporary directory that is removed when the process ends.
+//! - In-memory mode: object bodies up to [`SPILL_THRESHOLD`] stay in memory; bigger ones spill to
+//!   a private temporary directory that is removed when the process ends. Parts always go to
+//!   that directory: each is small (5 MiB is S3's minimum, 8 MiB the SDKs' usual size), but an
+//!   upload's parts together are the whole object, so keeping them in memory kept a 1 GiB
+//!   multipart upload in memory until its completion (1,114 MiB peak RSS in the big_file bench).
 //!
 //! A file body is removed once it is no longer wanted (the object was replaced or deleted, the
 //! upload aborted) and the last reader has let go of it: readers hold an `Arc<BodyFile>`.
@@ -238,7 +241,10 @@ impl Bodies {
     pub fn writer(&self, purpose: Purpose) -> BodyWriter {
         let name = uuid::Uuid::new_v4().simple().to_string();
         let (path, spill_at, durable) = match (self, purpose) {
-            (Bodies::Memory { spill }, _) => (spill.path().join(name), SPILL_THRESHOLD, false),
+            (Bodies::Memory { spill }, Purpose::Object) => {
+                (spill.path().join(name), SPILL_THRESHOLD, false)
+            }
+            (Bodies::Memory { spill }, Purpose::Part) => (spill.path().join(name), 0, false),
             (Bodies::Disk { objects, .. }, Purpose::Object) => {
                 (objects.join(format!("{name}.body")), 0, true)
             }
@@ -371,5 +377,10 @@ mod tests {
             !path.exists(),
             "a spilled body is removed with its last reader"
         );
+
+        // A part, however small, is a file: an upload's parts together are the whole object.
+        let mut w = bodies.writer(Purpose::Part);
+        w.write(b"part").unwrap();
+        assert!(matches!(w.finish().unwrap(), Body::File(_)));
     }
 }
