@@ -110,6 +110,29 @@ pub fn source_files(plan: &ChaosPlan) -> Vec<SourceFile> {
     files
 }
 
+/// Data rows of the valid files (what the outputs must hold, each once).
+pub fn input_rows(files: &[SourceFile]) -> u64 {
+    files
+        .iter()
+        .filter(|f| f.bad.is_none())
+        .map(|f| f.rows)
+        .sum()
+}
+
+/// Output keys whose bytes differ between a reference run and another, or that only one has.
+pub fn differing_outputs<'a>(reference: &'a RunOutcome, other: &'a RunOutcome) -> Vec<&'a String> {
+    let changed = reference
+        .outputs
+        .iter()
+        .filter(|(key, bytes)| other.outputs.get(*key) != Some(*bytes))
+        .map(|(key, _)| key);
+    let added = other
+        .outputs
+        .keys()
+        .filter(|key| !reference.outputs.contains_key(*key));
+    changed.chain(added).collect()
+}
+
 fn rows_for(seed: usize) -> usize {
     3 + (seed * 7919) % 37
 }

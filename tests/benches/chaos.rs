@@ -33,25 +33,12 @@ async fn bench() {
         drain_within: Duration::from_secs(900),
     };
     let files = chaos::source_files(&plan);
-    let input_rows: u64 = files
-        .iter()
-        .filter(|f| f.bad.is_none())
-        .map(|f| f.rows)
-        .sum();
+    let input_rows = chaos::input_rows(&files);
     let dir = std::env::temp_dir().join(format!("skipdb-chaos-bench-{}", std::process::id()));
     let clean = chaos::run(&plan, &files, false, &dir.join("clean")).await;
     let wild = chaos::run(&plan, &files, true, &dir.join("chaos")).await;
 
-    let differing = clean
-        .outputs
-        .iter()
-        .filter(|(key, bytes)| wild.outputs.get(*key) != Some(*bytes))
-        .count()
-        + wild
-            .outputs
-            .keys()
-            .filter(|k| !clean.outputs.contains_key(*k))
-            .count();
+    let differing = chaos::differing_outputs(&clean, &wild).len();
     let bad_in_dlq = |run: &RunOutcome| {
         run.dead_letters
             .iter()

@@ -23,11 +23,7 @@ async fn a_chaos_run_ends_exactly_where_a_clean_run_does() {
         drain_within: Duration::from_secs(150),
     };
     let files = chaos::source_files(&plan);
-    let input_rows: u64 = files
-        .iter()
-        .filter(|f| f.bad.is_none())
-        .map(|f| f.rows)
-        .sum();
+    let input_rows = chaos::input_rows(&files);
     let dir = std::env::temp_dir().join(format!("skipdb-chaos-{}", std::process::id()));
     let started = Instant::now();
     let clean = chaos::run(&plan, &files, false, &dir.join("clean")).await;
@@ -80,12 +76,7 @@ async fn a_chaos_run_ends_exactly_where_a_clean_run_does() {
     let clean_keys: Vec<_> = clean.outputs.keys().collect();
     let wild_keys: Vec<_> = wild.outputs.keys().collect();
     assert_eq!(wild_keys, clean_keys, "the same output keys");
-    let differing: Vec<_> = clean
-        .outputs
-        .iter()
-        .filter(|(key, bytes)| wild.outputs.get(*key) != Some(*bytes))
-        .map(|(key, _)| key)
-        .collect();
+    let differing = chaos::differing_outputs(&clean, &wild);
     assert!(
         differing.is_empty(),
         "outputs whose bytes differ: {differing:?}"
@@ -141,11 +132,7 @@ async fn an_emulator_killed_mid_batch_finishes_the_work_after_restart() {
         drain_within: Duration::from_secs(90),
     };
     let files = chaos::source_files(&plan);
-    let input_rows: u64 = files
-        .iter()
-        .filter(|f| f.bad.is_none())
-        .map(|f| f.rows)
-        .sum();
+    let input_rows = chaos::input_rows(&files);
     let dir = std::env::temp_dir().join(format!("skipdb-crash-{}", std::process::id()));
     let clean = chaos::run(&plan, &files, false, &dir.join("clean")).await;
     let crash_plan = CrashPlan {
@@ -177,12 +164,7 @@ async fn an_emulator_killed_mid_batch_finishes_the_work_after_restart() {
     let clean_keys: Vec<_> = clean.outputs.keys().collect();
     let crashed_keys: Vec<_> = crashed.outputs.keys().collect();
     assert_eq!(crashed_keys, clean_keys, "the same output keys");
-    let differing: Vec<_> = clean
-        .outputs
-        .iter()
-        .filter(|(key, bytes)| crashed.outputs.get(*key) != Some(*bytes))
-        .map(|(key, _)| key)
-        .collect();
+    let differing = chaos::differing_outputs(&clean, &crashed);
     assert!(differing.is_empty(), "outputs that differ: {differing:?}");
     assert_eq!(crashed.partitions, clean.partitions, "the same partitions");
     assert_eq!(crashed.output_rows, input_rows, "0 lost, 0 duplicated rows");
