@@ -3,10 +3,12 @@
 //! and loading (placeholders, then deserialization, then validation, each error naming the JSON
 //! path of the offending field). The field reference is the "Configuration reference" section of the repository README.
 
+mod emulator;
 mod functions;
 mod placeholders;
 mod validate;
 
+pub use emulator::{EmulatorSettings, FaultRuleSpec};
 pub use functions::{Function, DEFAULT_FUNCTION_NAME};
 
 use std::collections::BTreeMap;
@@ -49,6 +51,8 @@ pub struct Config {
     pub entities: BTreeMap<String, Entity>,
     /// Functions fed by the pipeline queue, by name; `file-processor` when the section is absent.
     pub functions: BTreeMap<String, Function>,
+    /// The local emulator's own settings (fault rules); empty when the section is absent.
+    pub emulator: EmulatorSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,6 +262,8 @@ pub(crate) struct RawConfig {
     pub entities: BTreeMap<String, RawEntity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub functions: Option<BTreeMap<String, functions::RawFunction>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<emulator::RawEmulator>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -443,6 +449,7 @@ impl Config {
                     .map(|(name, f)| (name.clone(), f.to_raw()))
                     .collect(),
             ),
+            emulator: self.emulator.to_raw(),
         };
         serde_json::to_value(raw).unwrap_or(serde_json::Value::Null)
     }
@@ -602,6 +609,7 @@ pub fn accepted_field_paths() -> Vec<String> {
                 report_batch_item_failures: Some(true),
             },
         )])),
+        emulator: Some(emulator::RawEmulator::full()),
     };
     let mut paths = Vec::new();
     if let Ok(value) = serde_json::to_value(full) {

@@ -16,7 +16,7 @@ fn documented_paths() -> BTreeSet<String> {
         .filter_map(|rest| rest.split_once('`'))
         .map(|(path, _)| path)
         .filter(|path| {
-            ["aws", "resources", "entities", "functions"]
+            ["aws", "resources", "entities", "functions", "emulator"]
                 .iter()
                 .any(|root| path == root || path.starts_with(&format!("{root}.")))
         })

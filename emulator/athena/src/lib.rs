@@ -5,14 +5,18 @@
 //!
 //! [`statements`] classifies a query string, [`engine`] runs it (DataFusion for queries, the
 //! Glue catalog for DDL and utility statements), [`state`] keeps the executions, [`results`]
-//! renders results as Athena does, and [`protocol`] is the wire layer.
+//! renders results as Athena does, and [`protocol`] is the wire layer. With a data dir
+//! ([`Athena::open`]) the query history is also kept in a log there (see `journal`) and survives
+//! restarts.
 
 pub mod catalog;
 pub mod engine;
 mod errors;
 mod functions;
+mod journal;
 pub mod observe;
 mod protocol;
+pub mod requests;
 pub mod results;
 pub mod state;
 pub mod statements;
@@ -29,7 +33,10 @@ pub use errors::ApiError;
 pub use observe::{FinishedQuery, QueryObserver};
 
 use crate::engine::{Engine, QueryFailure, QueryOutput, QueryScope};
-use crate::state::{Execution, Executions, QueryState, StartParameters, TokenLookup};
+use crate::journal::{Completed, Journal, Record, Started};
+use crate::state::{
+    CancelOutcome, Execution, Executions, QueryState, StartParameters, TokenLookup,
+};
 use crate::statements::{Statement, StatementType};
 
 /// Athena's default DML query timeout is 30 minutes; a query running longer fails.
@@ -48,10 +55,12 @@ pub struct WorkGroup {
     pub enforce_configuration: bool,
 }
 
-/// The workgroups to serve.
+/// The workgroups to serve, and how many executions to keep.
 #[derive(Debug, Clone)]
 pub struct AthenaConfig {
     pub workgroups: Vec<WorkGroup>,
+    /// Executions kept (the oldest final one is evicted first); see [`state::DEFAULT_HISTORY_CAP`].
+    pub history_cap: usize,
 }
 
 /// The Athena service. Cheap to clone: every clone shares one set of executions.
@@ -65,6 +74,8 @@ struct Inner {
     workgroups: Vec<WorkGroup>,
     created: SystemTime,
     executions: Mutex<Executions>,
+    /// The data dir's log, when the history is durable ([`Athena::open`]).
+    journal: Option<Arc<Journal>>,
     /// The console's observer (see [`observe`]), when one is set.
     observer: std::sync::OnceLock<Arc<dyn QueryObserver>>,
 }
@@ -80,6 +91,15 @@ pub struct StartRequest {
     pub output_location: Option<String>,
 }
 
+/// The statement a query string asks for; a syntax error is InvalidRequestException with
+/// AthenaErrorCode MALFORMED_QUERY, as Athena refuses it at StartQueryExecution.
+pub fn parse_statement(query: &str) -> Result<Statement, ApiError> {
+    statements::parse(query).map_err(|message| ApiError::InvalidRequest {
+        code: "MALFORMED_QUERY",
+        message,
+    })
+}
+
 fn with_slash(location: &str) -> String {
     if location.ends_with('/') {
         location.to_owned()
@@ -89,7 +109,31 @@ fn with_slash(location: &str) -> String {
 }
 
 impl Athena {
+    /// An Athena whose query history lives in memory.
     pub fn new(glue: Glue, s3: S3Emulator, config: AthenaConfig) -> Self {
+        let executions = Executions::with_cap(config.history_cap);
+        Self::with(glue, s3, config, executions, None)
+    }
+
+    /// An Athena whose query history is kept in `dir` (the data dir's `athena/`): what an
+    /// earlier run recorded there is replayed, and every start and end is recorded from now on.
+    pub fn open(
+        glue: Glue,
+        s3: S3Emulator,
+        config: AthenaConfig,
+        dir: &std::path::Path,
+    ) -> std::io::Result<Self> {
+        let (journal, executions) = Journal::open(dir, config.history_cap)?;
+        Ok(Self::with(glue, s3, config, executions, Some(journal)))
+    }
+
+    fn with(
+        glue: Glue,
+        s3: S3Emulator,
+        config: AthenaConfig,
+        executions: Executions,
+        journal: Option<Arc<Journal>>,
+    ) -> Self {
         let mut workgroups = config.workgroups;
         for w in &mut workgroups {
             w.output_location = with_slash(&w.output_location);
@@ -99,9 +143,29 @@ impl Athena {
                 engine: Engine::new(catalog::Catalog::new(glue), s3),
                 workgroups,
                 created: SystemTime::now(),
-                executions: Mutex::default(),
+                executions: Mutex::new(executions),
+                journal,
                 observer: std::sync::OnceLock::new(),
             }),
+        }
+    }
+
+    /// Waits until every change recorded so far is on disk (at once without a data dir): the
+    /// wire layer calls it before answering, so nothing a client saw can be lost.
+    pub async fn sync(&self) -> Result<(), ApiError> {
+        let Some(journal) = &self.inner.journal else {
+            return Ok(());
+        };
+        journal.sync().await.map_err(|e| {
+            ApiError::Internal(format!("the query history could not be made durable: {e}"))
+        })
+    }
+
+    /// Records `record` (with a data dir). Call it holding the executions' lock, right after
+    /// the change, so the log's order is the order of effect.
+    fn record(&self, record: impl FnOnce() -> Record) {
+        if let Some(journal) = &self.inner.journal {
+            journal.append(&record());
         }
     }
 
@@ -174,11 +238,7 @@ impl Athena {
                 parameters.catalog
             )));
         }
-        let statement =
-            statements::parse(&request.query).map_err(|message| ApiError::InvalidRequest {
-                code: "MALFORMED_QUERY",
-                message,
-            })?;
+        let statement = parse_statement(&request.query)?;
         let output_prefix = match (&request.output_location, workgroup.enforce_configuration) {
             (Some(location), false) => with_slash(location),
             _ => workgroup.output_location.clone(),
@@ -192,6 +252,7 @@ impl Athena {
         };
         let execution = Execution {
             id: id.clone(),
+            token: request.token.clone(),
             parameters,
             statement_type,
             output_location: format!("{output_prefix}{id}.{extension}"),
@@ -205,6 +266,7 @@ impl Athena {
             total_ms: 0,
             bytes_scanned: 0,
             manifest: None,
+            shape: None,
             result: None,
             abort: None,
         };
@@ -217,7 +279,12 @@ impl Athena {
                 .to_lowercase(),
             output_prefix,
         };
-        self.executions().insert(execution, request.token.clone());
+        {
+            let mut executions = self.executions();
+            let started = Started::of(&execution);
+            executions.insert(execution);
+            self.record(|| Record::Started(started));
+        }
         self.spawn(statement, scope);
         Ok(id)
     }
@@ -255,9 +322,68 @@ impl Athena {
             };
             let engine_ms = started.elapsed().as_millis() as u64;
             let outcome = outcome.and_then(|output| athena.write_result_file(&id, output));
-            athena.executions().finish(&id, outcome, engine_ms);
+            athena.finish(&id, outcome, engine_ms);
             athena.report_finished(&id);
         });
+    }
+
+    /// Records the engine's outcome (unless the query was cancelled meanwhile).
+    fn finish(&self, id: &str, outcome: Result<QueryOutput, QueryFailure>, engine_ms: u64) {
+        let mut executions = self.executions();
+        if let Some(completion) = executions.finish(id, outcome, engine_ms) {
+            self.record(|| Record::Completed(Completed::of(id, &completion)));
+        }
+    }
+
+    /// StopQueryExecution: cancels a query that has not finished; idempotent. `false` when
+    /// there is no such execution.
+    pub fn cancel(&self, id: &str) -> bool {
+        let mut executions = self.executions();
+        match executions.cancel(id) {
+            CancelOutcome::NotFound => false,
+            CancelOutcome::AlreadyFinal => true,
+            CancelOutcome::Cancelled(completion) => {
+                self.record(|| Record::Completed(Completed::of(id, &completion)));
+                true
+            }
+        }
+    }
+
+    /// A SUCCEEDED execution's result: from memory, or read back from its result file in S3
+    /// (then kept in memory among the most recently used).
+    pub fn result_of(&self, id: &str) -> Result<Arc<results::ResultTable>, ApiError> {
+        let (result, shape, location) = {
+            let executions = self.executions();
+            let e = executions
+                .get(id)
+                .ok_or_else(|| ApiError::invalid(format!("QueryExecution {id} was not found")))?;
+            (e.result.clone(), e.shape.clone(), e.output_location.clone())
+        };
+        if let Some(result) = result {
+            return Ok(result);
+        }
+        let shape = shape.ok_or_else(|| {
+            ApiError::Internal(format!("QueryExecution {id} has no recorded result"))
+        })?;
+        let unreadable = |why: String| {
+            ApiError::invalid(format!("Unable to read the query result {location}: {why}"))
+        };
+        let (bucket, key) =
+            store::split_s3_url(&location).ok_or_else(|| unreadable("not an s3:// URL".into()))?;
+        let object = self
+            .inner
+            .engine
+            .s3()
+            .object(bucket, key)
+            .map_err(|e| unreadable(e.to_string()))?
+            .ok_or_else(|| unreadable("NoSuchKey".into()))?;
+        let bytes = object
+            .body
+            .read_all()
+            .map_err(|e| unreadable(e.to_string()))?;
+        let table = Arc::new(shape.read_back(&bytes).map_err(unreadable)?);
+        self.executions().cache_result(id, table.clone());
+        Ok(table)
     }
 
     /// Writes `<id>.csv` (queries) or `<id>.txt` (DDL, utility) where the execution says.

@@ -1,5 +1,5 @@
-//! Athena's awsJson1_1 wire layer: parses each operation's request into typed values, calls the
-//! service, renders the shapes of botocore's athena service-2.json. Timestamps are epoch seconds
+//! Athena's awsJson1_1 wire layer: parses each operation's request into a typed request (see
+//! [`crate::requests`]), calls the service, renders the shapes of botocore's athena service-2.json. Timestamps are epoch seconds
 //! (JSON numbers), as the protocol serialises them.
 
 use axum::body::Body;
@@ -8,13 +8,9 @@ use serde_json::{json, Map, Value};
 
 use crate::catalog::TableDef;
 use crate::errors::ApiError;
+use crate::requests::{self, next_token, Page, Request};
 use crate::state::{epoch_seconds, Execution, QueryState};
-use crate::{Athena, StartRequest, ENGINE_VERSION};
-
-/// GetQueryResults MaxResults: 1..=1000.
-const MAX_RESULTS_PAGE: usize = 1000;
-/// ListQueryExecutions and BatchGetQueryExecution: at most 50.
-const MAX_EXECUTIONS_PAGE: usize = 50;
+use crate::{Athena, ENGINE_VERSION};
 
 pub async fn handle(athena: &Athena, req: http::Request<Bytes>) -> http::Response<Body> {
     let operation = req
@@ -24,21 +20,19 @@ pub async fn handle(athena: &Athena, req: http::Request<Bytes>) -> http::Respons
         .and_then(|t| t.strip_prefix("AmazonAthena."))
         .unwrap_or_default()
         .to_owned();
-    let body = req.into_body();
-    let input: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => {
-                return ApiError::Serialization("the request body is not a JSON object".into())
-                    .to_response()
-            }
-        }
-    };
     let span = tracing::debug_span!("athena", operation = %operation);
     let _guard = span.enter();
-    match dispatch(athena, &operation, &input).await {
+    let request = match requests::parse(&operation, req.body()) {
+        Ok(request) => request,
+        Err(error) => return error.to_response(),
+    };
+    // Whatever the answer shows (a started, finished or cancelled query) is on disk before it
+    // is sent: with a data dir, this waits for the log's group commit; without, it is a no-op.
+    let answer = match dispatch(athena, request).await {
+        Ok(output) => athena.sync().await.map(|()| output),
+        Err(error) => Err(error),
+    };
+    match answer {
         Ok(output) => http::Response::builder()
             .status(200)
             .header("content-type", "application/x-amz-json-1.1")
@@ -49,32 +43,35 @@ pub async fn handle(athena: &Athena, req: http::Request<Bytes>) -> http::Respons
 }
 
 /// One arm per Athena operation. Kept as one flat table on purpose (it is over 80 lines): each
-/// arm only reads its input and calls the state or a renderer, and seeing every operation in one
-/// place is what makes the API's surface reviewable.
-async fn dispatch(athena: &Athena, operation: &str, input: &Value) -> Result<Value, ApiError> {
-    match operation {
-        "StartQueryExecution" => start_query_execution(athena, input),
-        "GetQueryExecution" => {
-            let id = required_str(input, "QueryExecutionId")?;
+/// arm only calls the state or a renderer with its parsed request, and seeing every operation in
+/// one place is what makes the API's surface reviewable.
+async fn dispatch(athena: &Athena, request: Request) -> Result<Value, ApiError> {
+    match request {
+        Request::StartQueryExecution(start) => {
+            let id = athena.start_query(start)?;
+            Ok(json!({ "QueryExecutionId": id }))
+        }
+        Request::GetQueryExecution { id } => {
             let executions = athena.executions();
-            let execution = executions.get(id).ok_or_else(|| not_found(id))?;
+            let execution = executions.get(&id).ok_or_else(|| not_found(&id))?;
             Ok(json!({ "QueryExecution": render_execution(execution) }))
         }
-        "GetQueryResults" => get_query_results(athena, input),
-        "StopQueryExecution" => {
-            let id = required_str(input, "QueryExecutionId")?;
-            if !athena.executions().cancel(id) {
-                return Err(not_found(id));
+        Request::GetQueryResults { id, page } => get_query_results(athena, &id, page),
+        Request::StopQueryExecution { id } => {
+            if !athena.cancel(&id) {
+                return Err(not_found(&id));
             }
             Ok(json!({}))
         }
-        "ListQueryExecutions" => list_query_executions(athena, input),
-        "BatchGetQueryExecution" => batch_get_query_execution(athena, input),
-        "GetWorkGroup" => {
-            let workgroup = athena.workgroup(required_str(input, "WorkGroup")?)?;
+        Request::ListQueryExecutions { workgroup, page } => {
+            list_query_executions(athena, &workgroup, page)
+        }
+        Request::BatchGetQueryExecution { ids } => Ok(batch_get_query_execution(athena, &ids)),
+        Request::GetWorkGroup { name } => {
+            let workgroup = athena.workgroup(&name)?;
             Ok(json!({ "WorkGroup": render_workgroup(athena, workgroup) }))
         }
-        "ListWorkGroups" => Ok(
+        Request::ListWorkGroups => Ok(
             json!({ "WorkGroups": athena.workgroups().iter().map(|w| json!({
             "Name": w.name,
             "State": "ENABLED",
@@ -83,21 +80,20 @@ async fn dispatch(athena: &Athena, operation: &str, input: &Value) -> Result<Val
             "EngineVersion": { "SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": ENGINE_VERSION },
         })).collect::<Vec<_>>() }),
         ),
-        "ListDataCatalogs" => Ok(json!({ "DataCatalogsSummary": [
+        Request::ListDataCatalogs => Ok(json!({ "DataCatalogsSummary": [
             { "CatalogName": "AwsDataCatalog", "Type": "GLUE", "Status": "CREATE_COMPLETE" }
         ] })),
-        "GetDataCatalog" => {
-            check_catalog(required_str(input, "Name")?)?;
+        Request::GetDataCatalog { name } => {
+            check_catalog(&name)?;
             Ok(json!({ "DataCatalog": {
                 "Name": "AwsDataCatalog", "Type": "GLUE", "Description": "AWS Glue Data Catalog",
                 "Parameters": { "catalog-id": athena.engine().catalog().account_id() },
                 "Status": "CREATE_COMPLETE",
             } }))
         }
-        "ListDatabases" => list_databases(athena, input).await,
-        "GetDatabase" => {
-            check_catalog(required_str(input, "CatalogName")?)?;
-            let name = required_str(input, "DatabaseName")?;
+        Request::ListDatabases { catalog, page } => list_databases(athena, &catalog, page).await,
+        Request::GetDatabase { catalog, name } => {
+            check_catalog(&catalog)?;
             let databases = athena
                 .engine()
                 .catalog()
@@ -109,30 +105,34 @@ async fn dispatch(athena: &Athena, operation: &str, input: &Value) -> Result<Val
                 .find(|d| {
                     d["Name"]
                         .as_str()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&name))
                 })
                 .ok_or_else(|| ApiError::Metadata(format!("Database {name} not found.")))?;
             Ok(json!({ "Database": render_database(database) }))
         }
-        "ListTableMetadata" => list_table_metadata(athena, input).await,
-        "GetTableMetadata" => {
-            check_catalog(required_str(input, "CatalogName")?)?;
-            let database = required_str(input, "DatabaseName")?;
-            let name = required_str(input, "TableName")?;
-            let table = athena
+        Request::ListTableMetadata {
+            catalog,
+            database,
+            pattern,
+            page,
+        } => list_table_metadata(athena, &catalog, &database, pattern.as_ref(), page).await,
+        Request::GetTableMetadata {
+            catalog,
+            database,
+            table,
+        } => {
+            check_catalog(&catalog)?;
+            let found = athena
                 .engine()
                 .catalog()
-                .table(database, name)
+                .table(&database, &table)
                 .await
                 .map_err(metadata)?
                 .ok_or_else(|| {
-                    ApiError::Metadata(format!("Table {name} not found in database {database}."))
+                    ApiError::Metadata(format!("Table {table} not found in database {database}."))
                 })?;
-            Ok(json!({ "TableMetadata": render_table(&table) }))
+            Ok(json!({ "TableMetadata": render_table(&found) }))
         }
-        other => Err(ApiError::UnknownOperation(format!(
-            "The local Athena does not implement the operation '{other}'"
-        ))),
     }
 }
 
@@ -154,101 +154,18 @@ fn check_catalog(name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn optional_str<'a>(input: &'a Value, field: &str) -> Result<Option<&'a str>, ApiError> {
-    match input.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::Serialization(format!("{field} must be a string"))),
-    }
-}
-
-fn required_str<'a>(input: &'a Value, field: &str) -> Result<&'a str, ApiError> {
-    optional_str(input, field)?.ok_or_else(|| {
-        ApiError::invalid(format!(
-            "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
-        ))
-    })
-}
-
-fn max_results(input: &Value, min: usize, max: usize, default: usize) -> Result<usize, ApiError> {
-    match input.get("MaxResults") {
-        None | Some(Value::Null) => Ok(default),
-        Some(v) => match v.as_u64() {
-            Some(n) if (min as u64..=max as u64).contains(&n) => Ok(n as usize),
-            _ => Err(ApiError::invalid(format!(
-                "1 validation error detected: Value '{v}' at 'maxResults' failed to satisfy constraint: \
-                 Member must have value between {min} and {max}"
-            ))),
-        },
-    }
-}
-
-/// NextToken: the offset of the next item, opaque to clients.
-fn offset(input: &Value) -> Result<usize, ApiError> {
-    match optional_str(input, "NextToken")? {
-        None => Ok(0),
-        Some(token) => token
-            .strip_prefix("o")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| ApiError::invalid("The NextToken is not valid")),
-    }
-}
-
-fn next_token(next: usize, total: usize) -> Option<String> {
-    (next < total).then(|| format!("o{next}"))
-}
-
-/// One page of a metadata listing: at most `max` items from `start`, under `list_name`, with a
-/// `NextToken` when more follow.
-fn page_of<T>(
-    items: &[T],
-    start: usize,
-    max: usize,
-    list_name: &str,
-    render: impl Fn(&T) -> Value,
-) -> Value {
-    let end = start.saturating_add(max).min(items.len());
-    let page: Vec<Value> = items[start.min(end)..end].iter().map(render).collect();
-    let mut out = json!({ list_name: page });
+/// One page of a metadata listing under `list_name`, with a `NextToken` when more follow.
+fn page_of<T>(items: &[T], page: Page, list_name: &str, render: impl Fn(&T) -> Value) -> Value {
+    let end = page.offset.saturating_add(page.max).min(items.len());
+    let shown: Vec<Value> = items[page.offset.min(end)..end]
+        .iter()
+        .map(render)
+        .collect();
+    let mut out = json!({ list_name: shown });
     if let Some(token) = next_token(end, items.len()) {
         out["NextToken"] = json!(token);
     }
     out
-}
-
-fn start_query_execution(athena: &Athena, input: &Value) -> Result<Value, ApiError> {
-    let query = required_str(input, "QueryString")?;
-    if query.is_empty() || query.chars().count() > 262_144 {
-        return Err(ApiError::invalid(
-            "1 validation error detected: Value at 'queryString' failed to satisfy constraint: \
-             Member must have length between 1 and 262144",
-        ));
-    }
-    let token = optional_str(input, "ClientRequestToken")?;
-    if token.is_some_and(|t| !(32..=128).contains(&t.chars().count())) {
-        return Err(ApiError::invalid(
-            "1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: \
-             Member must have length between 32 and 128",
-        ));
-    }
-    let context = input
-        .get("QueryExecutionContext")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let result_config = input
-        .get("ResultConfiguration")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let request = StartRequest {
-        query: query.to_owned(),
-        token: token.map(str::to_owned),
-        database: optional_str(&context, "Database")?.map(str::to_owned),
-        catalog: optional_str(&context, "Catalog")?.map(str::to_owned),
-        workgroup: optional_str(input, "WorkGroup")?.map(str::to_owned),
-        output_location: optional_str(&result_config, "OutputLocation")?.map(str::to_owned),
-    };
-    let id = athena.start_query(request)?;
-    Ok(json!({ "QueryExecutionId": id }))
 }
 
 fn render_execution(e: &Execution) -> Value {
@@ -268,8 +185,8 @@ fn render_execution(e: &Execution) -> Value {
                 "AthenaError".into(),
                 json!({
                     "ErrorCategory": failure.category,
-                    "ErrorType": athena_error_type(failure.error_type),
-                    "Retryable": false,
+                    "ErrorType": athena_error_type(&failure.error_type),
+                    "Retryable": failure.error_type == "INTERNAL_SERVICE_ERROR",
                     "ErrorMessage": failure.reason(),
                 }),
             );
@@ -311,6 +228,7 @@ fn render_execution(e: &Execution) -> Value {
 /// Athena's numeric ErrorType: 1xxx system, 1100 user query errors (we use the generic ones).
 fn athena_error_type(error_type: &str) -> u32 {
     match error_type {
+        "INTERNAL_SERVICE_ERROR" => 100,
         "GENERIC_INTERNAL_ERROR" => 401,
         "USER_CANCELLED" => 1100,
         "TABLE_NOT_FOUND" | "COLUMN_NOT_FOUND" | "SCHEMA_NOT_FOUND" | "SYNTAX_ERROR" => 1301,
@@ -336,18 +254,16 @@ fn substatement(query: &str) -> &'static str {
     }
 }
 
-fn get_query_results(athena: &Athena, input: &Value) -> Result<Value, ApiError> {
-    let id = required_str(input, "QueryExecutionId")?;
-    let max = max_results(input, 1, MAX_RESULTS_PAGE, MAX_RESULTS_PAGE)?;
-    let start = offset(input)?;
-    let (state, result) = {
-        let executions = athena.executions();
-        let e = executions.get(id).ok_or_else(|| not_found(id))?;
-        (e.state, e.result.clone())
-    };
-    let result = match (state, result) {
-        (QueryState::Succeeded, Some(result)) => result,
-        (QueryState::Queued | QueryState::Running, _) => {
+fn get_query_results(athena: &Athena, id: &str, page: Page) -> Result<Value, ApiError> {
+    let state = athena
+        .executions()
+        .get(id)
+        .ok_or_else(|| not_found(id))?
+        .state;
+    let (start, max) = (page.offset, page.max);
+    let result = match state {
+        QueryState::Succeeded => athena.result_of(id)?,
+        QueryState::Queued | QueryState::Running => {
             return Err(ApiError::invalid(format!(
                 "Query has not yet finished. Current state: {}",
                 state.as_str()
@@ -397,33 +313,18 @@ fn get_query_results(athena: &Athena, input: &Value) -> Result<Value, ApiError> 
     Ok(out)
 }
 
-fn list_query_executions(athena: &Athena, input: &Value) -> Result<Value, ApiError> {
-    let workgroup = athena.workgroup(optional_str(input, "WorkGroup")?.unwrap_or("primary"))?;
-    let max = max_results(input, 0, MAX_EXECUTIONS_PAGE, MAX_EXECUTIONS_PAGE)?;
-    let start = offset(input)?;
+fn list_query_executions(athena: &Athena, workgroup: &str, page: Page) -> Result<Value, ApiError> {
+    let workgroup = athena.workgroup(workgroup)?;
     let ids = athena.executions().ids_in(&workgroup.name);
-    let end = start.saturating_add(max).min(ids.len());
-    let mut out = json!({ "QueryExecutionIds": ids[start.min(end)..end] });
+    let end = page.offset.saturating_add(page.max).min(ids.len());
+    let mut out = json!({ "QueryExecutionIds": ids[page.offset.min(end)..end] });
     if let Some(token) = next_token(end, ids.len()) {
         out["NextToken"] = json!(token);
     }
     Ok(out)
 }
 
-fn batch_get_query_execution(athena: &Athena, input: &Value) -> Result<Value, ApiError> {
-    let ids: Vec<&str> = input
-        .get("QueryExecutionIds")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::invalid("QueryExecutionIds is required"))?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    if ids.is_empty() || ids.len() > MAX_EXECUTIONS_PAGE {
-        return Err(ApiError::invalid(
-            "1 validation error detected: Value at 'queryExecutionIds' failed to satisfy constraint: \
-             Member must have length between 1 and 50",
-        ));
-    }
+fn batch_get_query_execution(athena: &Athena, ids: &[String]) -> Value {
     let executions = athena.executions();
     let mut found = Vec::new();
     let mut unprocessed = Vec::new();
@@ -437,7 +338,7 @@ fn batch_get_query_execution(athena: &Athena, input: &Value) -> Result<Value, Ap
             })),
         }
     }
-    Ok(json!({ "QueryExecutions": found, "UnprocessedQueryExecutionIds": unprocessed }))
+    json!({ "QueryExecutions": found, "UnprocessedQueryExecutionIds": unprocessed })
 }
 
 fn render_workgroup(athena: &Athena, w: &crate::WorkGroup) -> Value {
@@ -467,23 +368,15 @@ fn render_database(d: &Value) -> Value {
     out
 }
 
-async fn list_databases(athena: &Athena, input: &Value) -> Result<Value, ApiError> {
-    check_catalog(required_str(input, "CatalogName")?)?;
-    let max = max_results(input, 1, 50, 50)?;
-    let start = offset(input)?;
+async fn list_databases(athena: &Athena, catalog: &str, page: Page) -> Result<Value, ApiError> {
+    check_catalog(catalog)?;
     let databases = athena
         .engine()
         .catalog()
         .databases()
         .await
         .map_err(metadata)?;
-    Ok(page_of(
-        &databases,
-        start,
-        max,
-        "DatabaseList",
-        render_database,
-    ))
+    Ok(page_of(&databases, page, "DatabaseList", render_database))
 }
 
 fn render_columns(columns: &[crate::catalog::ColumnDef]) -> Vec<Value> {
@@ -527,33 +420,26 @@ fn render_table(t: &TableDef) -> Value {
     out
 }
 
-async fn list_table_metadata(athena: &Athena, input: &Value) -> Result<Value, ApiError> {
-    check_catalog(required_str(input, "CatalogName")?)?;
-    let database = required_str(input, "DatabaseName")?;
-    let max = max_results(input, 1, 50, 50)?;
-    let start = offset(input)?;
+async fn list_table_metadata(
+    athena: &Athena,
+    catalog_name: &str,
+    database: &str,
+    pattern: Option<&regex::Regex>,
+    page: Page,
+) -> Result<Value, ApiError> {
+    check_catalog(catalog_name)?;
     let catalog = athena.engine().catalog();
     if !catalog.database_exists(database).await.map_err(metadata)? {
         return Err(ApiError::Metadata(format!(
             "Database {database} not found."
         )));
     }
-    let pattern = optional_str(input, "Expression")?
-        .map(|e| regex::Regex::new(&format!("(?i)^(?:{})$", e.replace('*', ".*"))))
-        .transpose()
-        .map_err(|e| ApiError::invalid(format!("Expression is not a valid pattern: {e}")))?;
     let tables: Vec<TableDef> = catalog
         .tables(database)
         .await
         .map_err(metadata)?
         .into_iter()
-        .filter(|t| pattern.as_ref().is_none_or(|p| p.is_match(&t.name)))
+        .filter(|t| pattern.is_none_or(|p| p.is_match(&t.name)))
         .collect();
-    Ok(page_of(
-        &tables,
-        start,
-        max,
-        "TableMetadataList",
-        render_table,
-    ))
+    Ok(page_of(&tables, page, "TableMetadataList", render_table))
 }

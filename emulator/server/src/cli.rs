@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// File journeys the console keeps (/_emulator/files); the oldest is evicted first.
     #[arg(long, env = "EMULATOR_JOURNEY_CAP", default_value_t = 10_000)]
     pub journey_cap: usize,
+    /// Athena query executions kept (GetQueryExecution, ListQueryExecutions, idempotency
+    /// tokens); beyond it the oldest finished one is evicted first.
+    #[arg(long, env = "EMULATOR_ATHENA_HISTORY_CAP", default_value_t = 10_000)]
+    pub athena_history_cap: usize,
     /// Events kept for resuming /_emulator/events with Last-Event-ID; an older cursor gets 410.
     #[arg(long, env = "EMULATOR_EVENT_BUFFER", default_value_t = 10_000)]
     pub event_buffer: usize,
@@ -73,7 +77,8 @@ pub struct ServeArgs {
     /// Seed of the faults' dice: the same seed and request order inject the same faults.
     #[arg(long, value_name = "N")]
     pub fault_seed: Option<u64>,
-    /// Keep S3 objects, SQS queues and messages, and the Glue catalog in DIR across restarts
+    /// Keep S3 objects, SQS queues and messages, the Glue catalog and the Athena query history
+    /// in DIR across restarts
     /// (every acknowledged write is on disk first). Without it, state is in memory.
     #[arg(long, env = "EMULATOR_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -110,16 +115,12 @@ pub async fn run_with(cli: Cli, extensions: Extensions) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs, mut extensions: Extensions) -> anyhow::Result<()> {
     extensions.console.journey_cap = args.journey_cap.max(1);
     extensions.console.event_buffer = args.event_buffer.max(1);
-    let faults = Faults::default();
-    if let Some(seed) = args.fault_seed {
-        faults.seed(seed);
-    }
-    faults.add(args.faults.clone());
-    extensions.faults = Some(faults);
+    extensions.athena_history_cap = args.athena_history_cap.max(1);
     let config = match &args.config {
         Some(path) => Config::load(path).with_context(|| format!("loading {}", path.display()))?,
         None => Config::embedded_default().context("loading the embedded default config")?,
     };
+    extensions.faults = Some(faults_in_force(&args, &config)?);
     let options = ServeOptions {
         bind: SocketAddr::new(args.host, args.port),
         config: (!args.empty).then(|| config.clone()),
@@ -137,6 +138,34 @@ async fn serve(args: ServeArgs, mut extensions: Extensions) -> anyhow::Result<()
             server.shutdown().await
         }
     }
+}
+
+/// The fault rules in force from the first request: the config's `emulator.faults` first, then
+/// every `--fault` (rules are rolled in that order; the first hit with an error decides). The
+/// seed is `--fault-seed`, else the config's `emulator.fault_seed`. A bad rule in the config
+/// stops `serve` with the reason and the file it is in.
+pub fn faults_in_force(args: &ServeArgs, config: &Config) -> anyhow::Result<Faults> {
+    let source = match &args.config {
+        Some(path) => path.display().to_string(),
+        None => "the embedded default config".to_owned(),
+    };
+    let mut rules = config
+        .emulator
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(n, spec)| {
+            FaultRule::from_spec(spec)
+                .map_err(|e| anyhow::anyhow!("{source}: emulator.faults[{n}]: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    rules.extend(args.faults.iter().cloned());
+    let faults = Faults::default();
+    if let Some(seed) = args.fault_seed.or(config.emulator.fault_seed) {
+        faults.seed(seed);
+    }
+    faults.add(rules);
+    Ok(faults)
 }
 
 fn print_banner(server: &EmulatorServer, config: &Config, empty: bool) {

@@ -332,6 +332,19 @@ impl FaultRule {
         FaultRule::try_from(input).map_err(|e| format!("fault {text:?}: {e}"))
     }
 
+    /// A rule of the config's `emulator.faults` (the same JSON shape, already deserialized by
+    /// the config loader), checked exactly as `--fault` and `POST /_emulator/faults` check it.
+    pub fn from_spec(spec: &pipeline_core::config::FaultRuleSpec) -> Result<Self, String> {
+        FaultRule::try_from(RuleInput {
+            service: spec.service.clone(),
+            operation: spec.operation.clone(),
+            error: spec.error.clone(),
+            probability: spec.probability,
+            latency_ms: spec.latency_ms,
+            times: spec.times,
+        })
+    }
+
     fn matches(&self, service: FaultService, operation: &str) -> bool {
         self.service == service && self.operation.as_deref().is_none_or(|op| op == operation)
     }

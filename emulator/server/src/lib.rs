@@ -17,4 +17,6 @@ pub mod query;
 pub mod server;
 
 pub use console::ConsoleOptions;
-pub use server::{AthenaInstaller, EmulatorServer, Extensions, RpcService, ServeOptions, Services};
+pub use server::{
+    AthenaInstaller, AthenaSetup, EmulatorServer, Extensions, RpcService, ServeOptions, Services,
+};

@@ -10,7 +10,8 @@ use emulator::Extensions;
 mod athena {
     use std::sync::Arc;
 
-    use emulator::{RpcService, Services};
+    use anyhow::Context;
+    use emulator::{AthenaSetup, RpcService, Services};
     use pipeline_core::config::Config;
 
     /// Athena behind the server's plug-in interface.
@@ -27,10 +28,14 @@ mod athena {
     }
 
     /// The config's workgroup (configuration enforced, as Terraform creates it) and `primary`,
-    /// both writing results to `s3://<analytics bucket>/query-results/`.
-    pub fn install_athena(services: &Services, config: Option<&Config>) -> Arc<dyn RpcService> {
+    /// both writing results to `s3://<analytics bucket>/query-results/`; the query history in
+    /// the data dir when there is one.
+    pub fn install_athena(
+        services: &Services,
+        setup: AthenaSetup<'_>,
+    ) -> anyhow::Result<Arc<dyn RpcService>> {
         let fallback = Config::embedded_default().ok();
-        let config = config.or(fallback.as_ref());
+        let config = setup.config.or(fallback.as_ref());
         let (output_location, workgroup) = match config {
             Some(c) => (
                 format!("s3://{}/query-results/", c.resources.analytics_bucket),
@@ -52,13 +57,21 @@ mod athena {
                 enforce_configuration: true,
             });
         }
-        let athena = emulator_athena::Athena::new(
-            services.glue.clone(),
-            services.s3.clone(),
-            emulator_athena::AthenaConfig { workgroups },
-        );
+        let athena_config = emulator_athena::AthenaConfig {
+            workgroups,
+            history_cap: setup.history_cap,
+        };
+        let (glue, s3) = (services.glue.clone(), services.s3.clone());
+        let athena = match setup.history_dir {
+            Some(dir) => {
+                emulator_athena::Athena::open(glue, s3, athena_config, dir).with_context(|| {
+                    format!("loading the Athena query history in {}", dir.display())
+                })?
+            }
+            None => emulator_athena::Athena::new(glue, s3, athena_config),
+        };
         athena.set_observer(Arc::new(QueriesToConsole(services.console.clone())));
-        Arc::new(AthenaService(athena))
+        Ok(Arc::new(AthenaService(athena)))
     }
 
     /// Finished queries become the console's `query.finished` events.

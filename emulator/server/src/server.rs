@@ -45,18 +45,42 @@ pub trait RpcService: Send + Sync {
     ) -> futures::future::BoxFuture<'static, axum::response::Response>;
 }
 
-/// Builds the Athena service over the other services; `None` config = started `--empty`.
+/// What the Athena installer gets besides the services.
+#[derive(Debug, Clone, Copy)]
+pub struct AthenaSetup<'a> {
+    /// `None` = started `--empty`.
+    pub config: Option<&'a Config>,
+    /// Where to keep the query history (the data dir's `athena/`); `None` = in memory.
+    pub history_dir: Option<&'a std::path::Path>,
+    /// Executions kept (`--athena-history-cap`).
+    pub history_cap: usize,
+}
+
+/// Builds the Athena service over the other services.
 pub type AthenaInstaller =
-    Arc<dyn Fn(&Services, Option<&Config>) -> Arc<dyn RpcService> + Send + Sync>;
+    Arc<dyn Fn(&Services, AthenaSetup<'_>) -> anyhow::Result<Arc<dyn RpcService>> + Send + Sync>;
 
 /// Optional services the binary adds to the library's.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Extensions {
     pub athena: Option<AthenaInstaller>,
+    /// Athena executions kept (`serve --athena-history-cap`; the oldest final one goes first).
+    pub athena_history_cap: usize,
     /// Bounds of the console's journeys and event replay buffer.
     pub console: ConsoleOptions,
     /// Fault rules in force from the first request (`serve --fault`); none when `None`.
     pub faults: Option<Faults>,
+}
+
+impl Default for Extensions {
+    fn default() -> Self {
+        Extensions {
+            athena: None,
+            athena_history_cap: 10_000,
+            console: ConsoleOptions::default(),
+            faults: None,
+        }
+    }
 }
 
 /// The service states, shared by every connection. Cloning is cheap (each holds an `Arc`).
@@ -76,6 +100,8 @@ pub struct Services {
     /// Injected faults (see [`crate::faults`]).
     pub faults: Faults,
     pub started: Instant,
+    /// The data dir (`--data-dir`), opened and of a known layout; `None` = in memory.
+    pub data_dir: Option<emulator_storage::DataDir>,
 }
 
 impl Services {
@@ -113,7 +139,9 @@ impl Services {
         let s3 = S3Emulator::open(region, sink, &in_dir("s3")?).context("loading S3 state")?;
         let glue =
             Glue::open(region, account_id, &in_dir("glue")?).context("loading Glue state")?;
-        Ok(Self::with(region, account_id, (s3, sqs, glue), console))
+        let mut services = Self::with(region, account_id, (s3, sqs, glue), console);
+        services.data_dir = Some(data);
+        Ok(services)
     }
 
     fn with(
@@ -138,6 +166,7 @@ impl Services {
             console,
             faults: Faults::default(),
             started: Instant::now(),
+            data_dir: None,
         }
     }
 }
@@ -175,7 +204,16 @@ impl EmulatorServer {
             services.console.set_config(config);
         }
         if let Some(install) = &extensions.athena {
-            services.athena = Some(install(&services, options.config.as_ref()));
+            let history_dir = match &services.data_dir {
+                Some(data) => Some(data.service_dir("athena").context("creating athena/")?),
+                None => None,
+            };
+            let setup = AthenaSetup {
+                config: options.config.as_ref(),
+                history_dir: history_dir.as_deref(),
+                history_cap: extensions.athena_history_cap,
+            };
+            services.athena = Some(install(&services, setup).context("starting Athena")?);
         }
         if let Some(config) = &options.config {
             bootstrap::apply(&services, config)

@@ -554,3 +554,52 @@ fn notification_suffixes_drop_overlapping_ones() {
     let config = Config::embedded_default().unwrap();
     assert_eq!(config.notification_suffixes(), vec![".csv".to_string()]);
 }
+
+#[test]
+fn the_emulator_section_is_typed_and_round_trips() {
+    let shipped = Config::from_json_str(EMBEDDED_PIPELINE_JSON, &env).unwrap();
+    assert_eq!(
+        shipped.emulator,
+        EmulatorSettings::default(),
+        "no faults shipped"
+    );
+    assert!(shipped.to_resolved_json().get("emulator").is_none());
+
+    let mut value = seed_value();
+    value["emulator"] = serde_json::json!({
+        "faults": [
+            {"service": "s3", "operation": "GetObject", "error": "SlowDown", "probability": 0.25},
+            {"service": "sqs", "latency_ms": 50, "times": 3}
+        ],
+        "fault_seed": 7
+    });
+    let config = load_value(&value).unwrap();
+    assert_eq!(config.emulator.fault_seed, Some(7));
+    assert_eq!(config.emulator.faults.len(), 2);
+    assert_eq!(config.emulator.faults[0].error.as_deref(), Some("SlowDown"));
+    assert_eq!(config.emulator.faults[0].probability, Some(0.25));
+    assert_eq!(config.emulator.faults[1].operation, None);
+    assert_eq!(config.emulator.faults[1].times, Some(3));
+    let resolved = config.to_resolved_json();
+    assert_eq!(resolved["emulator"], value["emulator"]);
+    assert_eq!(load_value(&resolved).unwrap().emulator, config.emulator);
+}
+
+#[test]
+fn the_emulator_section_rejects_unknown_fields_and_wrong_types() {
+    assert_rejected(
+        |v| v["emulator"] = serde_json::json!({"faults": [{"service": "s3", "probabilty": 1}]}),
+        "emulator.faults[0].probabilty",
+        "unknown field",
+    );
+    assert_rejected(
+        |v| v["emulator"] = serde_json::json!({"fault_seed": -1}),
+        "emulator.fault_seed",
+        "invalid value",
+    );
+    assert_rejected(
+        |v| v["emulator"] = serde_json::json!({"chaos": true}),
+        "emulator.chaos",
+        "unknown field",
+    );
+}

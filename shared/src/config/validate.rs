@@ -32,6 +32,7 @@ pub(crate) fn build(raw: RawConfig) -> Result<Config, ConfigError> {
         resources,
         entities,
         functions,
+        emulator: super::emulator::build(raw.emulator),
     })
 }
 

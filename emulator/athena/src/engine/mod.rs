@@ -34,8 +34,9 @@ pub const CATALOG_NAME: &str = "awsdatacatalog";
 pub struct QueryFailure {
     /// 1 system, 2 user, 3 other.
     pub category: u8,
-    /// Athena/Trino error name, e.g. TABLE_NOT_FOUND, COLUMN_NOT_FOUND, NOT_SUPPORTED.
-    pub error_type: &'static str,
+    /// Athena/Trino error name, e.g. TABLE_NOT_FOUND, COLUMN_NOT_FOUND, NOT_SUPPORTED (owned
+    /// when read back from the data dir's log).
+    pub error_type: std::borrow::Cow<'static, str>,
     pub message: String,
 }
 
@@ -43,7 +44,7 @@ impl QueryFailure {
     pub fn user(error_type: &'static str, message: impl Into<String>) -> Self {
         QueryFailure {
             category: 2,
-            error_type,
+            error_type: error_type.into(),
             message: message.into(),
         }
     }
@@ -51,7 +52,7 @@ impl QueryFailure {
     pub fn system(message: impl Into<String>) -> Self {
         QueryFailure {
             category: 1,
-            error_type: "GENERIC_INTERNAL_ERROR",
+            error_type: "GENERIC_INTERNAL_ERROR".into(),
             message: message.into(),
         }
     }

@@ -35,9 +35,9 @@ struct Acked {
     resurrected: Vec<String>,
 }
 
-struct Running {
+pub(super) struct Running {
     child: Child,
-    url: String,
+    pub(super) url: String,
 }
 
 /// A failing test does not leave an emulator process behind.
@@ -57,7 +57,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts the binary on `dir`; returns once it answers, with the time that took.
-async fn spawn(dir: &Path, log: &Path) -> (Running, Duration) {
+pub(super) async fn spawn(dir: &Path, log: &Path) -> (Running, Duration) {
     let port = free_port();
     let log = std::fs::OpenOptions::new()
         .create(true)

@@ -1,8 +1,10 @@
 //! `serve --data-dir` (issue 11 item 1): state survives restarts and `kill -9`.
 //!
 //! `restart` runs the server in-process twice on one data dir; `kill` runs the real `emulator`
-//! binary under load and kills it with SIGKILL at random points.
+//! binary under load and kills it with SIGKILL at random points; `athena` kills the binary
+//! after queries ran and checks their history on the next start (only the binary links Athena).
 
+mod athena;
 mod kill;
 mod restart;
 

@@ -511,3 +511,88 @@ async fn kill_sigkills_a_busy_function_process_and_reports_it() {
     assert!(!status.contains("State:\tZ"), "{status}");
     server.shutdown().await.unwrap();
 }
+
+/// The config's `emulator.faults` are in force from the first request of the real binary, the
+/// config's `fault_seed` is used, a `--fault` rule adds to them, and a bad rule in the config
+/// stops `serve` with the reason and the file's path.
+#[tokio::test(flavor = "multi_thread")]
+async fn config_fault_rules_apply_from_the_first_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config: Value = serde_json::from_str(pipeline_core::config::EMBEDDED_PIPELINE_JSON)
+        .expect("the shipped config is JSON");
+    config["aws"]["account_id"] = "000000000000".into();
+    config["emulator"] = json!({
+        "faults": [{"service": "s3", "operation": "ListBuckets", "error": "SlowDown", "times": 1}],
+        "fault_seed": 11
+    });
+    let path = dir.path().join("pipeline.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_emulator"))
+        .args(["serve", "--no-functions", "--port", &port.to_string()])
+        .arg("--config")
+        .arg(&path)
+        .args(["--fault", "glue:GetDatabases:ThrottlingException:times=1"])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the emulator binary starts");
+    let _child = KillOnDrop(child);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no start in 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let s3 = s3(&format!("http://{addr}"), 1).await;
+    let err = s3.list_buckets().send().await.unwrap_err();
+    assert_eq!(err.code(), Some("SlowDown"), "{err:?}");
+    s3.list_buckets()
+        .send()
+        .await
+        .expect("times=1: the second call is served");
+    let rules = get_faults(addr).await;
+    assert_eq!(rules["seed"], 11, "{rules}");
+    assert_eq!(
+        rules["rules"][0]["service"], "s3",
+        "config rules first: {rules}"
+    );
+    assert_eq!(rules["rules"][0]["hits"], 1, "{rules}");
+    assert_eq!(
+        rules["rules"][1]["service"], "glue",
+        "then --fault: {rules}"
+    );
+
+    config["emulator"]["faults"][0]["operation"] = "GetObjetc".into();
+    std::fs::write(&path, config.to_string()).unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_emulator"))
+        .args(["serve", "--port", "0", "--config"])
+        .arg(&path)
+        .output()
+        .expect("the emulator runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("emulator.faults[0]"), "{stderr}");
+    assert!(
+        stderr.contains("s3 has no operation \"GetObjetc\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+}
+
+/// A failing test leaves no emulator process behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
