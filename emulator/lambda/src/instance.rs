@@ -383,7 +383,10 @@ impl Instance {
 /// `kill_on_drop` covers an orderly exit only: after a `kill -9` of the emulator, its function
 /// processes lived on as orphans, still holding a batch and calling the endpoint, which a
 /// restarted emulator may serve again on the same port. In Lambda an environment never outlives
-/// its sandbox; this keeps that true locally.
+/// its sandbox; this keeps that true locally. The signal follows the *thread* that forked
+/// (prctl(2)): instances are spawned from async tasks on the runtime's worker threads, which
+/// live as long as the runtime (the emulator never uses `block_in_place`), never from a
+/// short-lived thread.
 #[cfg(target_os = "linux")]
 fn die_with_the_emulator(command: &mut Command) {
     let parent = std::process::id();
