@@ -17,7 +17,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use emulator_storage::{Log, LogError};
 use serde::{Deserialize, Serialize};
@@ -119,10 +119,10 @@ impl Started {
     fn execution(self) -> Result<Execution, String> {
         let statement_type = statement_type_of(&self.statement_type)
             .ok_or_else(|| format!("unknown statement type {:?}", self.statement_type))?;
-        Ok(Execution {
-            id: self.id,
-            token: self.token,
-            parameters: StartParameters {
+        Ok(Execution::running(
+            self.id,
+            self.token,
+            StartParameters {
                 query: self.query,
                 database: self.database,
                 catalog: self.catalog,
@@ -130,21 +130,9 @@ impl Started {
                 output_location: self.requested_output,
             },
             statement_type,
-            output_prefix: self.output_prefix,
-            output_location: self.output_location,
-            state: QueryState::Running,
-            failure: None,
-            submitted: from_ms(self.submitted_ms),
-            submitted_at: Instant::now(),
-            completed: None,
-            engine_ms: 0,
-            total_ms: 0,
-            bytes_scanned: 0,
-            manifest: None,
-            shape: None,
-            result: None,
-            abort: None,
-        })
+            (self.output_prefix, self.output_location),
+            from_ms(self.submitted_ms),
+        ))
     }
 }
 

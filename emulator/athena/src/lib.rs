@@ -34,9 +34,7 @@ pub use observe::{FinishedQuery, QueryObserver};
 
 use crate::engine::{Engine, QueryFailure, QueryOutput, QueryScope};
 use crate::journal::{Completed, Journal, Record, Started};
-use crate::state::{
-    CancelOutcome, Execution, Executions, QueryState, StartParameters, TokenLookup,
-};
+use crate::state::{CancelOutcome, Execution, Executions, StartParameters, TokenLookup};
 use crate::statements::{Statement, StatementType};
 
 /// Athena's default DML query timeout is 30 minutes; a query running longer fails.
@@ -250,26 +248,17 @@ impl Athena {
         } else {
             "txt"
         };
-        let execution = Execution {
-            id: id.clone(),
-            token: request.token.clone(),
+        let execution = Execution::running(
+            id.clone(),
+            request.token.clone(),
             parameters,
             statement_type,
-            output_location: format!("{output_prefix}{id}.{extension}"),
-            output_prefix: output_prefix.clone(),
-            state: QueryState::Running,
-            failure: None,
-            submitted: SystemTime::now(),
-            submitted_at: Instant::now(),
-            completed: None,
-            engine_ms: 0,
-            total_ms: 0,
-            bytes_scanned: 0,
-            manifest: None,
-            shape: None,
-            result: None,
-            abort: None,
-        };
+            (
+                output_prefix.clone(),
+                format!("{output_prefix}{id}.{extension}"),
+            ),
+            SystemTime::now(),
+        );
         let scope = QueryScope {
             query_id: id.clone(),
             database: request

@@ -101,6 +101,40 @@ pub struct Execution {
     pub abort: Option<AbortHandle>,
 }
 
+impl Execution {
+    /// A RUNNING execution with nothing measured yet: one just started, or one replayed from
+    /// the log before its end (if any) is applied.
+    pub fn running(
+        id: String,
+        token: Option<String>,
+        parameters: StartParameters,
+        statement_type: StatementType,
+        (output_prefix, output_location): (String, String),
+        submitted: SystemTime,
+    ) -> Execution {
+        Execution {
+            id,
+            token,
+            parameters,
+            statement_type,
+            output_prefix,
+            output_location,
+            state: QueryState::Running,
+            failure: None,
+            submitted,
+            submitted_at: Instant::now(),
+            completed: None,
+            engine_ms: 0,
+            total_ms: 0,
+            bytes_scanned: 0,
+            manifest: None,
+            shape: None,
+            result: None,
+            abort: None,
+        }
+    }
+}
+
 pub fn epoch_seconds(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as f64 / 1000.0)

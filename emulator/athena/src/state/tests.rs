@@ -2,39 +2,27 @@
 //! their tokens, and only the most recently used result tables stay in memory.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use super::*;
 use crate::results::ResultTable;
 use crate::statements::StatementType;
 
 pub(crate) fn execution(id: &str, token: Option<&str>) -> Execution {
-    Execution {
-        id: id.to_owned(),
-        token: token.map(str::to_owned),
-        parameters: StartParameters {
+    Execution::running(
+        id.to_owned(),
+        token.map(str::to_owned),
+        StartParameters {
             query: format!("SELECT '{id}'"),
             database: Some("db".into()),
             catalog: "AwsDataCatalog".into(),
             workgroup: "primary".into(),
             output_location: None,
         },
-        statement_type: StatementType::Dml,
-        output_prefix: "s3://results/".into(),
-        output_location: format!("s3://results/{id}.csv"),
-        state: QueryState::Running,
-        failure: None,
-        submitted: SystemTime::now(),
-        submitted_at: Instant::now(),
-        completed: None,
-        engine_ms: 0,
-        total_ms: 0,
-        bytes_scanned: 0,
-        manifest: None,
-        shape: None,
-        result: None,
-        abort: None,
-    }
+        StatementType::Dml,
+        ("s3://results/".into(), format!("s3://results/{id}.csv")),
+        SystemTime::now(),
+    )
 }
 
 fn succeed(executions: &mut Executions, id: &str) {
