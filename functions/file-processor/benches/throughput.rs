@@ -21,7 +21,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use file_processor::{Clients, Invocation, Processor, Settings, Telemetry};
 use serde_json::json;
@@ -271,26 +270,8 @@ fn child(endpoint: &str, key: &str) {
                 break m.clone();
             }
         };
-        let attributes: serde_json::Map<String, serde_json::Value> = message
-            .attributes()
-            .map(|a| {
-                a.iter()
-                    .map(|(k, v)| (k.as_str().to_string(), v.clone().into()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let event: SqsEvent = serde_json::from_value(json!({"Records": [{
-            "messageId": message.message_id(),
-            "receiptHandle": message.receipt_handle(),
-            "body": message.body(),
-            "attributes": attributes,
-            "messageAttributes": {},
-            "md5OfBody": message.md5_of_body(),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": config.queue_arn(),
-            "awsRegion": REGION,
-        }]}))
-        .unwrap();
+        let event =
+            e2e_tests::sqs_event(std::slice::from_ref(&message), &config.queue_arn(), REGION);
 
         let settings = Settings::from_config(&config);
         let (telemetry, lines) = Telemetry::captured(settings.metrics_namespace.clone());

@@ -403,35 +403,9 @@ pub async fn receive(sqs: &aws_sdk_sqs::Client, url: &str, wait: Duration) -> Ve
         .to_vec()
 }
 
-/// The event the SQS event source mapping would send for these messages, built as JSON and
-/// deserialized like the runtime does.
-pub fn sqs_event(messages: &[Message], queue_arn: &str, region: &str) -> SqsEvent {
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            let attributes: serde_json::Map<String, Value> = m
-                .attributes()
-                .map(|a| {
-                    a.iter()
-                        .map(|(k, v)| (k.as_str().to_string(), Value::from(v.clone())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            json!({
-                "messageId": m.message_id(),
-                "receiptHandle": m.receipt_handle(),
-                "body": m.body(),
-                "attributes": attributes,
-                "messageAttributes": {},
-                "md5OfBody": m.md5_of_body(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": region,
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).expect("an SqsEvent")
-}
+/// The event the SQS event source mapping would send for these messages (shared with the ops
+/// tool's tests and the throughput bench).
+pub use e2e_tests::sqs_event;
 
 /// A message with a custom body (garbage bodies), shaped like the mapping's.
 pub fn raw_event(message_id: &str, body: &str, queue_arn: &str) -> SqsEvent {

@@ -12,7 +12,7 @@ use emulator::{EmulatorServer, ServeOptions};
 use file_processor::telemetry::Captured;
 use file_processor::{Clients, Invocation, Processor, Settings, Telemetry};
 use pipeline_core::config::{Config, EMBEDDED_PIPELINE_JSON};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub const SALES_HEADER: &str = "transaction_id,customer_id,amount,transaction_date\n";
 
@@ -307,32 +307,7 @@ impl Env {
 
     /// The SQS event the Lambda event source mapping delivers for these messages.
     fn sqs_event(&self, messages: &[Message]) -> SqsEvent {
-        let arn = self.config.queue_arn();
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| {
-                let attributes: serde_json::Map<String, Value> = m
-                    .attributes()
-                    .map(|a| {
-                        a.iter()
-                            .map(|(k, v)| (k.as_str().to_string(), Value::from(v.clone())))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                json!({
-                    "messageId": m.message_id(),
-                    "receiptHandle": m.receipt_handle(),
-                    "body": m.body(),
-                    "attributes": attributes,
-                    "messageAttributes": {},
-                    "md5OfBody": m.md5_of_body(),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": arn,
-                    "awsRegion": self.config.aws.region,
-                })
-            })
-            .collect();
-        serde_json::from_value(json!({ "Records": records })).expect("an SqsEvent")
+        e2e_tests::sqs_event(messages, &self.config.queue_arn(), &self.config.aws.region)
     }
 }
 
