@@ -15,7 +15,8 @@ module "analytics_bucket" {
   force_destroy                     = var.force_destroy
   noncurrent_version_retention_days = var.noncurrent_version_retention_days
   expiring_prefixes = {
-    (var.query_results_prefix) = var.query_results_retention_days
+    (var.query_results_prefix)                = var.query_results_retention_days
+    (local.catalog.dead_letter_bodies_prefix) = var.dead_letter_body_retention_days
   }
 }
 

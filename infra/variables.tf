@@ -83,6 +83,22 @@ variable "query_results_retention_days" {
   }
 }
 
+variable "dead_letter_body_retention_days" {
+  description = "Days after which a dead-lettered message body stored under the analytics bucket's dead-letter-bodies/ prefix expires."
+  type        = number
+  default     = 15
+
+  # A body must outlive the DLQ message that refers to it. That message expires 14 days after it
+  # was first sent to the work queue (a standard queue keeps the original enqueue time when a
+  # message moves to its DLQ), and the body is written later, when the message fails; S3 expires
+  # an object the given days after its creation, rounded up to the next midnight UTC (S3 User
+  # Guide, "Lifecycle configuration elements"). 14 days is therefore the least; one more is margin.
+  validation {
+    condition     = var.dead_letter_body_retention_days >= 14
+    error_message = "dead_letter_body_retention_days must be at least 14 (the dead-letter queue's retention)."
+  }
+}
+
 variable "noncurrent_version_retention_days" {
   description = "Days a replaced or deleted object version is kept in the (versioned) buckets."
   type        = number

@@ -326,7 +326,7 @@ def test_bucket_notification_sends_entity_files_to_the_queue(root, catalog):
 # --- storage, Athena, alarms --------------------------------------------------------------------
 
 
-def test_buckets_are_private_encrypted_and_versioned(root):
+def test_buckets_are_private_encrypted_and_versioned(root, catalog):
     bucket_module = root.child("analytics_bucket")
     block = single_resource(bucket_module, "aws_s3_bucket_public_access_block")
     for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"):
@@ -337,7 +337,25 @@ def test_buckets_are_private_encrypted_and_versioned(root):
     (versioning,) = blocks(single_resource(bucket_module, "aws_s3_bucket_versioning"), "versioning_configuration")
     assert evaluate(versioning["status"], bucket_module) == "Enabled"
     expiring = evaluate(root.module.modules["analytics_bucket"]["expiring_prefixes"], root)
-    assert expiring == {evaluate(root.module.variables["query_results_prefix"]["default"], root): 30}
+    assert expiring == {
+        evaluate(root.module.variables["query_results_prefix"]["default"], root): 30,
+        catalog["dead_letter_bodies_prefix"]: 15,
+    }
+
+
+def test_dead_letter_bodies_outlive_the_messages_that_refer_to_them(root, catalog):
+    # S3 expires an object `days` after its creation (rounded up to midnight UTC); the DLQ message
+    # that refers to a body was enqueued before the body was written, and expires after the DLQ's
+    # retention counted from that enqueue.
+    queue = root.child("queue")
+    dead_letter = queue.module.resources_of_type("aws_sqs_queue")["dead_letter"]
+    retention_seconds = evaluate(dead_letter["message_retention_seconds"], queue)
+    expiring = evaluate(root.module.modules["analytics_bucket"]["expiring_prefixes"], root)
+    body_days = expiring[catalog["dead_letter_bodies_prefix"]]
+    assert body_days * 86400 >= retention_seconds
+    variable = root.module.variables["dead_letter_body_retention_days"]
+    (validation,) = blocks(variable, "validation")
+    assert ">= 14" in validation["condition"].replace("${", "").replace("}", "")
 
 
 def test_athena_workgroup_enforces_results_scan_limit_and_metrics(root, catalog):
