@@ -316,6 +316,15 @@ async fn a_file_too_big_for_the_timeout_reaches_the_dlq_with_a_reason_and_nothin
         !log.contains("Sandbox.Timedout") && !log.contains("Task timed out"),
         "{log}"
     );
+    // A browser's requests on the emulator's port (the console's favicon, an unsigned S3 GET) are
+    // refused, and are the client's errors, not the emulator's: no ERROR line for them (s3s logs
+    // one for every request it refuses before routing).
+    for path in ["/favicon.ico", "/my-company-analytics?list-type=2"] {
+        let status = unsigned_get_status(&pipeline.url, path);
+        assert!((400..500).contains(&status), "{path}: {status}");
+    }
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(!log.contains("s3s::ops"), "{log}");
     // Both receives ended in a clean stop (a file line with outcome retry), and every
     // invocation has its REPORT line: the function returned before its deadline each time.
     assert_eq!(log.matches(r#""outcome":"retry""#).count(), 2, "{log}");
@@ -579,4 +588,24 @@ async fn queue_drained(sqs: &aws_sdk_sqs::Client, queue_url: &str, what: &str) {
         }
     })
     .await;
+}
+
+/// The status of an unsigned `GET path` on the emulator at `url` (`http://host:port`), as a
+/// browser sends it.
+fn unsigned_get_status(url: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(0)
 }

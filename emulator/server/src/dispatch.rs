@@ -247,10 +247,19 @@ pub(crate) fn form_action(body: &[u8]) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// S3 through s3s. s3s logs every error response at ERROR, a client's 404 or 403 included (the
+/// handler's HeadObject of an output not yet written is a 404 by design), so its `ops` target is
+/// off by default ([`crate::logging`]) and the server errors are logged here instead.
 async fn s3(services: &Services, request: Request) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let request = request.map(s3s::Body::http_body_unsync);
     match services.s3_service.call(request).await {
-        Ok(response) => response.map(Body::new),
+        Ok(response) => {
+            if response.status().is_server_error() {
+                tracing::error!(%method, path, status = response.status().as_u16(), "S3 request failed");
+            }
+            response.map(Body::new)
+        }
         Err(err) => {
             tracing::error!(error = ?err, "s3 request failed inside s3s");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
