@@ -197,6 +197,16 @@ async fn process_batch(
             ),
         }
     }
+    // With `--data-dir`, the poller goes on only once its deletes are on disk, as it would
+    // after a DeleteMessageBatch answered: a crash then re-delivers at most the batches in flight.
+    if deleted > 0 {
+        if let Err(err) = sqs.durable().await {
+            tracing::warn!(
+                function = %function.spec.name, error = %err,
+                "deleted messages may not survive a restart; they would be delivered again"
+            );
+        }
+    }
     let left = messages.len() - deleted;
     match &outcome {
         BatchOutcome::AllFailed(reason) => tracing::warn!(
