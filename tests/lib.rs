@@ -232,12 +232,29 @@ pub fn sqs_event(
                         .collect()
                 })
                 .unwrap_or_default();
+            // String attributes as the event source mapping gives them (the handler reads a
+            // redriven message's earlier `error_reason`); binary ones are not used by the tests.
+            let message_attributes: serde_json::Map<String, serde_json::Value> = m
+                .message_attributes()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|(name, value)| {
+                            let text = value.string_value()?;
+                            let attribute = serde_json::json!({
+                                "stringValue": text, "stringListValues": [],
+                                "binaryListValues": [], "dataType": value.data_type(),
+                            });
+                            Some((name.clone(), attribute))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             serde_json::json!({
                 "messageId": m.message_id(),
                 "receiptHandle": m.receipt_handle(),
                 "body": m.body(),
                 "attributes": attributes,
-                "messageAttributes": {},
+                "messageAttributes": message_attributes,
                 "md5OfBody": m.md5_of_body(),
                 "eventSource": "aws:sqs",
                 "eventSourceARN": queue_arn,

@@ -79,11 +79,37 @@ pub fn inline(body: &str, failure: &Failure, max_message_size: usize) -> Option<
         body,
         &[(ERROR_CLASS, failure.class_name()), (ERROR_REASON, reason)],
     );
-    (!body.is_empty() && size <= clamp(max_message_size)).then(|| DeadLetter {
+    if !body.is_empty() && size <= clamp(max_message_size) {
+        return Some(DeadLetter {
+            body: body.to_string(),
+            class: failure.class_name(),
+            reason: reason.to_string(),
+        });
+    }
+    // A reference that was moved back to the work queue goes back as it is, its reason cut to
+    // what fits: stored again, it would become a reference to a reference, which a copy redrive
+    // could never turn back into the original body.
+    referenced_uri(body)?;
+    let reason = fitted_reason(body, failure, max_message_size)?;
+    Some(DeadLetter {
         body: body.to_string(),
         class: failure.class_name(),
-        reason: reason.to_string(),
+        reason,
     })
+}
+
+/// The reason cut to what fits `max_message_size` beside `body` and the class; `None` if not
+/// even one byte of it does (an attribute value may not be empty).
+fn fitted_reason(body: &str, failure: &Failure, max_message_size: usize) -> Option<String> {
+    let fixed = message_size(
+        body,
+        &[(ERROR_CLASS, failure.class_name()), (ERROR_REASON, "")],
+    );
+    let room = clamp(max_message_size)
+        .saturating_sub(fixed)
+        .min(MAX_REASON_BYTES);
+    let reason = truncate(&failure.reason, room);
+    (!reason.is_empty()).then(|| reason.to_string())
 }
 
 /// The object key of a stored body: the prefix and the body's SHA-256.
@@ -109,23 +135,51 @@ pub fn reference(
         }
     })
     .to_string();
-    let fixed = message_size(
-        &body,
-        &[(ERROR_CLASS, failure.class_name()), (ERROR_REASON, "")],
-    );
-    let room = clamp(max_message_size)
-        .saturating_sub(fixed)
-        .min(MAX_REASON_BYTES);
-    let mut reason = truncate(&failure.reason, room).to_string();
-    if reason.is_empty() {
-        // An attribute value may not be empty; one byte always fits the 1 KiB minimum.
-        reason.push('?');
-    }
+    // An attribute value may not be empty; one byte always fits the 1 KiB minimum.
+    let reason = fitted_reason(&body, failure, max_message_size).unwrap_or_else(|| "?".into());
     DeadLetter {
         body,
         class: failure.class_name(),
         reason,
     }
+}
+
+/// The S3 URI a dead-letter reference (see [`reference`]) points at, if `body` is one.
+pub fn referenced_uri(body: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let uri = value.get("dead_letter_body")?.get("s3_uri")?.as_str()?;
+    Some(uri.to_owned())
+}
+
+/// Longest earlier reason carried into the reason of a redriven message that failed again.
+const MAX_EARLIER_REASON_BYTES: usize = 1024;
+
+/// Why a message whose body is not a usable S3 event failed. A dead-letter reference that was
+/// moved back to the work queue (a StartMessageMoveTask redrive moves the reference, not the
+/// body it stands for) says so and how to send the stored body instead; a message that carries
+/// an `error_reason` from an earlier trip to the DLQ keeps it, so a second trip does not lose the
+/// first explanation.
+pub fn unusable_body_reason(
+    message_id: &str,
+    body: &str,
+    error: &dyn std::fmt::Display,
+    earlier_reason: Option<&str>,
+) -> String {
+    let mut reason = match referenced_uri(body) {
+        Some(uri) => format!(
+            "SQS message {message_id}: the body is a dead-letter reference to {uri} (a body kept \
+             in S3 because it did not fit the DLQ with its reason), not an S3 event; redrive it \
+             with `pipeline-ops dlq redrive --copy`, which sends the stored body instead"
+        ),
+        None => format!(
+            "SQS message {message_id}: the body is not a usable S3 event notification: {error}"
+        ),
+    };
+    if let Some(earlier) = earlier_reason.filter(|earlier| !earlier.is_empty()) {
+        reason.push_str("; before it was redriven it was dead-lettered because: ");
+        reason.push_str(truncate(earlier, MAX_EARLIER_REASON_BYTES));
+    }
+    reason
 }
 
 /// A queue's MaximumMessageSize within the bounds SQS allows.
@@ -190,6 +244,60 @@ mod tests {
         assert!(inline(&"x".repeat(2000), &failure, 1024).is_none());
         // An empty body cannot be sent at all (SQS requires one): it is stored too.
         assert!(inline("", &failure, MAX_MESSAGE_SIZE).is_none());
+    }
+
+    fn reason_with_earlier(earlier: &str) -> String {
+        unusable_body_reason("m9", "{}", &"no Records", Some(earlier))
+    }
+
+    #[test]
+    fn a_redriven_reference_says_what_it_is_and_keeps_the_earlier_reason() {
+        let letter = reference(&stored(5), "m1", &Failure::permanent("bad header"), 1024);
+        assert_eq!(
+            referenced_uri(&letter.body).as_deref(),
+            Some(stored(5).uri().as_str())
+        );
+        let reason = unusable_body_reason("m2", &letter.body, &"unused", Some("bad header"));
+        assert!(reason.starts_with("SQS message m2: the body is a dead-letter reference to s3://my-company-analytics/dead-letter-bodies/"), "{reason}");
+        assert!(
+            reason.contains("pipeline-ops dlq redrive --copy"),
+            "{reason}"
+        );
+        assert!(
+            reason.ends_with("; before it was redriven it was dead-lettered because: bad header"),
+            "{reason}"
+        );
+        // Any other body: the parse error, and no earlier reason when there is none.
+        assert_eq!(
+            unusable_body_reason("m3", "{}", &"no Records", None),
+            "SQS message m3: the body is not a usable S3 event notification: no Records"
+        );
+        assert_eq!(referenced_uri("{\"dead_letter_body\": 1}"), None);
+        // Dead-lettered again, the reference goes inline with its reason cut to fit, never
+        // stored as a body of its own.
+        let again = Failure::permanent(reason_with_earlier(&"x".repeat(5000)));
+        let letter2 = inline(&letter.body, &again, 1024).unwrap();
+        assert_eq!(letter2.body, letter.body);
+        assert!(again.reason.starts_with(&letter2.reason));
+        assert_eq!(
+            message_size(
+                &letter2.body,
+                &[
+                    (ERROR_CLASS, letter2.class),
+                    (ERROR_REASON, &letter2.reason)
+                ]
+            ),
+            1024
+        );
+        // A body that only looks like a reference and leaves no room is stored as usual.
+        let padded = format!(
+            "{{\"dead_letter_body\":{{\"s3_uri\":\"{}\"}}}}",
+            "s".repeat(2000)
+        );
+        assert!(inline(&padded, &again, 1024).is_none());
+        let long = "é".repeat(5000);
+        let reason = unusable_body_reason("m4", "x", &"not JSON", Some(&long));
+        assert!(reason.len() < 1024 + 200, "{}", reason.len());
     }
 
     #[test]

@@ -37,6 +37,7 @@ use tracing::Instrument;
 
 use crate::budget::Budget;
 use crate::clients::Clients;
+use crate::dead_letter;
 use crate::failures::{Failure, FailureSink};
 use crate::idempotency::{decide, Decision, SourceMarker};
 use crate::object::{self, CopyJob, CopyOutcome};
@@ -205,10 +206,18 @@ impl Processor {
     ) -> RecordState {
         let body = message.body.as_deref().unwrap_or_default();
         match parse_sqs_body(body) {
-            Err(error) => RecordState::Failed(Failure::permanent(format!(
-                "SQS message {}: the body is not a usable S3 event notification: {error}",
-                message.message_id.as_deref().unwrap_or("(no id)")
-            ))),
+            Err(error) => {
+                let earlier_reason = message
+                    .message_attributes
+                    .get(dead_letter::ERROR_REASON)
+                    .and_then(|attribute| attribute.string_value.as_deref());
+                RecordState::Failed(Failure::permanent(dead_letter::unusable_body_reason(
+                    message.message_id.as_deref().unwrap_or("(no id)"),
+                    body,
+                    &error,
+                    earlier_reason,
+                )))
+            }
             Ok(ParsedBody::TestEvent) => RecordState::TestEvent,
             Ok(ParsedBody::Objects(objects)) => {
                 let mut files = Vec::with_capacity(objects.len());

@@ -193,6 +193,19 @@ impl Env {
         }
     }
 
+    /// Makes a received message visible again at once.
+    pub async fn make_visible(&self, url: &str, message: &Message) {
+        self.clients
+            .sqs
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(message.receipt_handle().unwrap())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+
     pub async fn receive(&self, url: &str, wait: Duration) -> Vec<Message> {
         self.clients
             .sqs

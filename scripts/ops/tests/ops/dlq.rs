@@ -174,11 +174,10 @@ async fn filtered_then_unfiltered_redrive_feed_the_fixed_pipeline() {
     assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
 }
 
-/// A body too large for the DLQ with its reason is kept in S3 and referenced; `dlq list` reads
-/// it back, and `dlq redrive --copy` sends the original body, which the fixed handler processes.
-#[tokio::test]
-async fn kept_bodies_are_listed_and_restored_by_a_copy_redrive() {
-    let env = Env::start().await;
+/// Puts a sales file under a folder so long that its S3 event does not fit the DLQ (1 KiB) with
+/// a reason, and runs a handler whose config refuses it: the DLQ then holds a reference to the
+/// body kept in S3. Returns the original body.
+async fn dead_letter_a_kept_body(env: &Env, day: &str) -> String {
     env.clients
         .sqs
         .set_queue_attributes()
@@ -187,25 +186,26 @@ async fn kept_bodies_are_listed_and_restored_by_a_copy_redrive() {
         .send()
         .await
         .unwrap();
-    // A long folder makes the S3 event itself larger than the DLQ's 1 KiB limit.
-    let key = format!("{}/sales_data_2024_03_18.csv", "deep".repeat(200));
-    env.upload(&key, &sales_csv("18")).await;
+    let key = format!("{}/sales_data_2024_03_{day}.csv", "deep".repeat(200));
+    env.upload(&key, &sales_csv(day)).await;
     let original = env.receive(&env.queue_url, Duration::from_secs(1)).await;
     assert_eq!(original.len(), 1);
     let original_body = original[0].body().unwrap().to_string();
     assert!(original_body.len() > 1024);
-    env.clients
-        .sqs
-        .change_message_visibility()
-        .queue_url(&env.queue_url)
-        .receipt_handle(original[0].receipt_handle().unwrap())
-        .visibility_timeout(0)
-        .send()
-        .await
-        .unwrap();
+    env.make_visible(&env.queue_url, &original[0]).await;
     let buggy = config_with(|c| c["entities"]["sales"]["schema"][2]["name"] = "amt".into());
     let (processor, _) = env.processor(&buggy);
     assert_eq!(env.run_pipeline(&processor).await, 1);
+    original_body
+}
+
+/// A body too large for the DLQ with its reason is kept in S3 and referenced; `dlq list` reads
+/// it back, and `dlq redrive --copy` sends the original body, which the fixed handler processes.
+#[tokio::test]
+async fn kept_bodies_are_listed_and_restored_by_a_copy_redrive() {
+    let env = Env::start().await;
+    let original_body = dead_letter_a_kept_body(&env, "18").await;
+    let key = format!("{}/sales_data_2024_03_18.csv", "deep".repeat(200));
 
     let (code, listed) = env.ops(&["dlq", "list"]).await;
     assert_eq!(code, 0);
@@ -220,6 +220,56 @@ async fn kept_bodies_are_listed_and_restored_by_a_copy_redrive() {
         serde_json::json!([format!("s3://my-company-data-source/{key}")])
     );
 
+    copy_redrive_and_process(&env, &original_body, "18").await;
+}
+
+/// A move-task redrive (`dlq redrive` without a filter, the console's, the aws CLI's) moves the
+/// reference, not the body it stands for: the handler sends it back to the DLQ with a reason
+/// that says so and keeps the first reason, and the reference still restores the body.
+#[tokio::test]
+async fn a_reference_redriven_by_a_move_task_comes_back_explained() {
+    let env = Env::start().await;
+    let original_body = dead_letter_a_kept_body(&env, "19").await;
+    let (_, listed) = env.ops(&["dlq", "list"]).await;
+    let first_reason = messages(&listed)[0]["error_reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (code, report) = env.ops(&["dlq", "redrive"]).await;
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["method"].as_str(), Some("move-task"), "{report}");
+    let (fixed, _) = env.processor(&env.config);
+    assert_eq!(env.run_pipeline(&fixed).await, 1);
+
+    let (_, listed) = env.ops(&["dlq", "list"]).await;
+    let letter = &messages(&listed)[0];
+    let reason = letter["error_reason"].as_str().unwrap();
+    assert!(
+        reason.contains(
+            "the body is a dead-letter reference to s3://my-company-analytics/dead-letter-bodies/"
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("`pipeline-ops dlq redrive --copy`"),
+        "{reason}"
+    );
+    // The earlier reason follows, cut where the DLQ's 1 KiB limit ends the attribute.
+    let (_, earlier) = reason
+        .split_once("; before it was redriven it was dead-lettered because: ")
+        .unwrap_or_else(|| panic!("no earlier reason in {reason}"));
+    assert!(
+        !earlier.is_empty() && first_reason.starts_with(earlier),
+        "{earlier:?} does not begin {first_reason:?}"
+    );
+    assert_eq!(letter["stored_body"]["bytes"], original_body.len());
+    copy_redrive_and_process(&env, &original_body, "19").await;
+}
+
+/// `dlq redrive --copy` of the one kept body in the DLQ: the work queue gets the original body,
+/// and the fixed handler makes its partition.
+async fn copy_redrive_and_process(env: &Env, original_body: &str, day: &str) {
     let (code, report) = env.ops(&["dlq", "redrive", "--copy"]).await;
     assert_eq!(code, 0, "{report}");
     assert_eq!(
@@ -229,20 +279,12 @@ async fn kept_bodies_are_listed_and_restored_by_a_copy_redrive() {
     assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
     let restored = env.receive(&env.queue_url, Duration::from_secs(1)).await;
     assert_eq!(restored.len(), 1);
-    assert_eq!(restored[0].body(), Some(original_body.as_str()));
-    env.clients
-        .sqs
-        .change_message_visibility()
-        .queue_url(&env.queue_url)
-        .receipt_handle(restored[0].receipt_handle().unwrap())
-        .visibility_timeout(0)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(restored[0].body(), Some(original_body));
+    env.make_visible(&env.queue_url, &restored[0]).await;
     let (fixed, _) = env.processor(&env.config);
     assert_eq!(env.run_pipeline(&fixed).await, 1);
     assert_eq!(
         env.partitions("sales_data").await,
-        [("2024/03/18".to_string(), sales_location("18"))]
+        [(format!("2024/03/{day}"), sales_location(day))]
     );
 }
