@@ -184,6 +184,7 @@ async fn dispatch(State(services): State<Services>, request: Request) -> Respons
             s3(&services, request).await,
         ),
     };
+    let response = crate::console::with_xml_error_code(response).await;
     log_request(&services, service, &operation, &response, started);
     response
 }

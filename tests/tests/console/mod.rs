@@ -210,6 +210,39 @@ async fn journeys_and_metrics_follow_good_bad_and_duplicate_files() {
     );
     assert_eq!(value(&after, "lambda_concurrent_executions", &[]), 0.0);
 
+    // Errors are counted by their AWS code, whichever protocol carries it: S3's XML body, SQS
+    // JSON's x-amzn-query-error header.
+    let missing = s3
+        .get_object()
+        .bucket(&r.analytics_bucket)
+        .key("no/such/key.csv")
+        .send()
+        .await;
+    assert!(missing.is_err());
+    assert!(sqs
+        .get_queue_url()
+        .queue_name("no-such-queue")
+        .send()
+        .await
+        .is_err());
+    let errors = metrics(&url);
+    let code_count = |service: &str, code: &str| {
+        value(
+            &errors,
+            "emulator_request_errors_total",
+            &[("service", service), ("code", code)],
+        ) - value(
+            &after,
+            "emulator_request_errors_total",
+            &[("service", service), ("code", code)],
+        )
+    };
+    assert_eq!(code_count("s3", "NoSuchKey"), 1.0);
+    assert_eq!(
+        code_count("sqs", "AWS.SimpleQueueService.NonExistentQueue"),
+        1.0
+    );
+
     // A bad file's journey: its receive, its invocation with its log, the DLQ with the reason.
     let journey = get_json(
         &url,

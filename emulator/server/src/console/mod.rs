@@ -220,9 +220,57 @@ impl State {
     }
 }
 
-/// Counts one request in the RED metrics (called once per request by the dispatch). The
-/// error code is the one the JSON protocols name in `x-amzn-errortype` (SQS's query protocol
-/// and S3 put it in the body only, so those count by HTTP status).
+/// The AWS error code of an error response whose protocol puts it in an XML body (S3's
+/// `<Error><Code>`, SQS query's `<ErrorResponse><Error><Code>`), kept as a response extension
+/// for [`record_request`]; found by [`with_xml_error_code`].
+#[derive(Debug, Clone)]
+pub struct XmlErrorCode(pub String);
+
+/// Largest error body read for its code: AWS error documents are a few hundred bytes.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads the `<Code>` of an XML error response (status >= 400, an XML content type, a body of at
+/// most [`MAX_ERROR_BODY_BYTES`]) into an [`XmlErrorCode`] extension; any other response is
+/// returned untouched. The body is buffered and put back unchanged.
+pub async fn with_xml_error_code(response: axum::response::Response) -> axum::response::Response {
+    if response.status().as_u16() < 400 {
+        return response;
+    }
+    let is_xml = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("xml"));
+    // The length is the body's own bound here (hyper writes Content-Length from it later).
+    let small = axum::body::HttpBody::size_hint(response.body())
+        .upper()
+        .is_some_and(|length| length <= MAX_ERROR_BODY_BYTES as u64);
+    if !is_xml || !small {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY_BYTES).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    if let Some(code) = xml_code(&bytes) {
+        parts.extensions.insert(XmlErrorCode(code));
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// The text of the first `<Code>` element (AWS codes are plain names, never escaped).
+fn xml_code(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let (_, rest) = text.split_once("<Code>")?;
+    let (code, _) = rest.split_once("</Code>")?;
+    (!code.is_empty() && code.len() <= 256).then(|| code.to_owned())
+}
+
+/// Counts one request in the RED metrics (called once per request by the dispatch). The error
+/// code label is the AWS error code: from `x-amzn-errortype` (Glue, Athena), the first half of
+/// `x-amzn-query-error` (SQS's JSON protocol), or the XML body's `<Code>` (S3, SQS's query
+/// protocol; see [`with_xml_error_code`]); the HTTP status when the response names none (a
+/// HEAD's 404 has no body).
 pub fn record_request(
     console: &Console,
     service: &str,
@@ -230,11 +278,16 @@ pub fn record_request(
     response: &axum::response::Response,
     started: std::time::Instant,
 ) {
+    let header_code = |name: &str| {
+        let value = response.headers().get(name)?.to_str().ok()?;
+        value.split([':', ';']).next()
+    };
     let code = response
-        .headers()
-        .get("x-amzn-errortype")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(':').next().unwrap_or(v));
+        .extensions()
+        .get::<XmlErrorCode>()
+        .map(|code| code.0.as_str())
+        .or_else(|| header_code("x-amzn-errortype"))
+        .or_else(|| header_code("x-amzn-query-error"));
     console.metrics().record_request(
         service,
         &metrics::operation_label(service, operation),
@@ -242,4 +295,27 @@ pub fn record_request(
         code,
         started.elapsed().as_secs_f64(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml_code;
+
+    #[test]
+    fn the_code_of_s3_and_sqs_query_error_documents() {
+        let s3 = br#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>"#;
+        assert_eq!(xml_code(s3).as_deref(), Some("NoSuchKey"));
+        let sqs = br#"<ErrorResponse><Error><Type>Sender</Type><Code>AWS.SimpleQueueService.NonExistentQueue</Code><Message>m</Message></Error></ErrorResponse>"#;
+        assert_eq!(
+            xml_code(sqs).as_deref(),
+            Some("AWS.SimpleQueueService.NonExistentQueue")
+        );
+        for body in [
+            &b"<Error><Code></Code></Error>"[..],
+            b"<Error>",
+            b"\xff<Code>X</Code>",
+        ] {
+            assert_eq!(xml_code(body), None);
+        }
+    }
 }
