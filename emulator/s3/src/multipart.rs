@@ -25,7 +25,7 @@ use crate::objects::{
     announce, bucket_of, checksum_fields, checksum_type, set_checksum, store_if, write_condition,
     write_refused, Requester, MAX_PUT_SIZE,
 };
-use crate::state::{ObjectHeaders, Part, Purpose, StoredChecksum, StoredObject, Upload};
+use crate::state::{Bucket, ObjectHeaders, Part, Purpose, StoredChecksum, StoredObject, Upload};
 use crate::{buckets, Inner};
 
 /// Smallest size of a part that is not the last one: 5 MiB.
@@ -65,24 +65,24 @@ pub(crate) async fn create_multipart_upload(
         None => algorithm.is_some_and(ChecksumAlgo::default_full_object),
     };
     let upload_id = new_upload_id();
-    bucket.insert_upload(
-        &upload_id,
-        Upload {
-            key: input.key.clone(),
-            headers: ObjectHeaders {
-                content_type: input.content_type,
-                cache_control: input.cache_control,
-                content_disposition: input.content_disposition,
-                content_encoding: input.content_encoding,
-                content_language: input.content_language,
-            },
-            metadata: input.metadata.unwrap_or_default(),
-            checksum_algorithm: algorithm,
-            checksum_full_object: full_object,
-            parts: Default::default(),
-            initiated: SystemTime::now(),
+    let upload = Upload {
+        key: input.key.clone(),
+        headers: ObjectHeaders {
+            content_type: input.content_type,
+            cache_control: input.cache_control,
+            content_disposition: input.content_disposition,
+            content_encoding: input.content_encoding,
+            content_language: input.content_language,
         },
-    );
+        metadata: input.metadata.unwrap_or_default(),
+        checksum_algorithm: algorithm,
+        checksum_full_object: full_object,
+        parts: Default::default(),
+        initiated: SystemTime::now(),
+    };
+    let (recorded, id) = (upload.clone(), upload_id.clone());
+    on_disk(&bucket, move |b| b.persist_upload(&id, &recorded)).await?;
+    bucket.insert_upload(&upload_id, upload);
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -146,10 +146,24 @@ pub(crate) async fn upload_part(
     };
     let etag = part.etag();
     let part_number = input.part_number;
-    // The upload may have been completed or aborted while the body was streaming.
-    bucket
-        .with_upload(&input.upload_id, |u| u.parts.insert(part_number, part))
-        .ok_or_else(no_such_upload)?;
+    let (recorded, id) = (part.clone(), input.upload_id.clone());
+    on_disk(&bucket, move |b| {
+        b.persist_part(&id, part_number, &recorded)
+    })
+    .await?;
+    // The upload may have been completed or aborted while the body was streaming (its part
+    // files then go, record included).
+    let replaced = bucket
+        .with_upload(&input.upload_id, |u| {
+            u.parts.insert(part_number, part.clone())
+        })
+        .ok_or_else(|| {
+            part.discard();
+            no_such_upload()
+        })?;
+    if let Some(replaced) = replaced {
+        replaced.discard();
+    }
     let mut out = UploadPartOutput {
         e_tag: Some(ETag::Strong(etag)),
         ..Default::default()
@@ -227,6 +241,11 @@ pub(crate) async fn complete_multipart_upload(
         bucket.insert_upload(&input.upload_id, upload);
         return Err(e);
     }
+    // The object is committed; a crash before this line brings the upload back, which S3's
+    // NoSuchUpload on a second completion would otherwise have ended.
+    let id = input.upload_id.clone();
+    on_disk(&bucket, move |b| b.forget_upload(&id)).await?;
+    upload.discard_parts();
     let out = completion_output(&input, &object, upload.checksum_algorithm.is_some());
     announce(
         inner,
@@ -337,10 +356,29 @@ pub(crate) async fn abort_multipart_upload(
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
     let bucket = bucket_of(inner, &req.input.bucket)?;
-    bucket
+    let aborted = bucket
         .remove_upload(&req.input.upload_id)
         .ok_or_else(no_such_upload)?;
+    let id = req.input.upload_id.clone();
+    on_disk(&bucket, move |b| b.forget_upload(&id)).await?;
+    // Its part files go now (or with their last reader), records included.
+    aborted.discard_parts();
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+}
+
+/// Runs a data-dir write of `bucket` on a blocking thread (fsyncs); nothing in memory mode.
+async fn on_disk(
+    bucket: &Arc<Bucket>,
+    write: impl FnOnce(&Bucket) -> std::io::Result<()> + Send + 'static,
+) -> S3Result<()> {
+    if !bucket.on_disk() {
+        return Ok(());
+    }
+    let bucket = bucket.clone();
+    tokio::task::spawn_blocking(move || write(&bucket))
+        .await
+        .map_err(|e| storage_error(std::io::Error::other(e)))?
+        .map_err(storage_error)
 }
 
 pub(crate) async fn list_parts(

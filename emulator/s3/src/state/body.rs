@@ -74,6 +74,11 @@ impl Drop for BodyFile {
     fn drop(&mut self) {
         if self.remove_on_drop.load(Ordering::Acquire) {
             let _ = fs::remove_file(&self.path);
+            // A data-dir part's record sits next to its body (`disk`); an object's record is
+            // removed before its body is discarded, and a spilled body has none.
+            if self.path.extension().is_some_and(|e| e == "body") {
+                let _ = fs::remove_file(self.path.with_extension("json"));
+            }
         }
     }
 }
@@ -220,8 +225,8 @@ pub enum Bodies {
     Disk { objects: PathBuf, parts: PathBuf },
 }
 
-/// What a body is for: object bodies are durable in `--data-dir` mode, parts are not (an
-/// upload in progress does not survive a restart).
+/// What a body is for. Both are fsynced in `--data-dir` mode (an upload in progress survives a
+/// restart, see `disk`); in memory, parts always go to a file (an upload is usually big).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Object,
@@ -248,7 +253,9 @@ impl Bodies {
             (Bodies::Disk { objects, .. }, Purpose::Object) => {
                 (objects.join(format!("{name}.body")), 0, true)
             }
-            (Bodies::Disk { parts, .. }, Purpose::Part) => (parts.join(name), 0, false),
+            (Bodies::Disk { parts, .. }, Purpose::Part) => {
+                (parts.join(format!("{name}.body")), 0, true)
+            }
         };
         BodyWriter {
             path,

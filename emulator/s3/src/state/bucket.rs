@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use super::disk::{to_ms, BucketRecord, Disk};
-use super::{lock, read, write, StoredObject, Upload, UploadSummary};
+use super::{lock, read, write, Part, StoredObject, Upload, UploadSummary};
 use crate::notifications::QueueNotification;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -60,10 +60,42 @@ impl Bucket {
     pub(super) fn restore(
         &self,
         objects: BTreeMap<String, Arc<StoredObject>>,
+        uploads: HashMap<String, Upload>,
         notifications: Vec<QueueNotification>,
     ) {
         write(&self.objects).map = objects;
+        *lock(&self.uploads) = uploads;
         *write(&self.notifications) = notifications;
+    }
+
+    /// Records a new multipart upload in the data dir, before its id is answered (blocking
+    /// file I/O; nothing to do in memory).
+    pub fn persist_upload(&self, upload_id: &str, upload: &Upload) -> std::io::Result<()> {
+        match &self.disk {
+            Some(disk) => disk.save_upload(&self.name, upload_id, upload),
+            None => Ok(()),
+        }
+    }
+
+    /// Records an uploaded part in the data dir, before its ETag is answered (blocking).
+    pub fn persist_part(
+        &self,
+        upload_id: &str,
+        part_number: i32,
+        part: &Part,
+    ) -> std::io::Result<()> {
+        match &self.disk {
+            Some(disk) => disk.save_part(upload_id, part_number, part),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes a completed or aborted upload's record from the data dir (blocking).
+    pub fn forget_upload(&self, upload_id: &str) -> std::io::Result<()> {
+        match &self.disk {
+            Some(disk) => disk.remove_upload(upload_id),
+            None => Ok(()),
+        }
     }
 
     /// Writes the bucket's record (name, creation time, notification configuration).

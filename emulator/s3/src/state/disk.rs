@@ -1,6 +1,14 @@
 //! The S3 part of a `--data-dir` (layout version 1, see `emulator_storage::layout`):
 //! `s3/buckets/<hex of name>.json` per bucket, `s3/objects/<id>.body` + `<id>.json` per object,
-//! `s3/parts/` for multipart parts in progress.
+//! `s3/uploads/<upload id>.json` per multipart upload in progress and `s3/parts/<id>.body` +
+//! `<id>.json` per uploaded part.
+//!
+//! Multipart uploads survive a restart, as they do in S3 until they are completed or aborted:
+//! CreateMultipartUpload commits the upload's record, UploadPart the part's body (fsynced) and
+//! then its record. A part's record names its upload; at start, parts whose upload is gone
+//! (completed, aborted, or its bucket deleted) and the older of two parts with one number are
+//! removed. A part's files are kept across restarts and go, with the last reader, once its
+//! upload ends or another part replaces it ([`Part::discard`]).
 //!
 //! An object is written body first (fsynced by the body writer), then its metadata file
 //! (temp, fsync, rename, directory fsync): the metadata file is the commit, so a crash leaves
@@ -21,7 +29,8 @@ use emulator_storage::files;
 use serde::{Deserialize, Serialize};
 
 use super::body::{Bodies, Body, BodyFile};
-use super::{ObjectHeaders, StoredChecksum, StoredObject};
+use super::{ObjectHeaders, Part, StoredChecksum, StoredObject, Upload};
+use crate::checksum::ChecksumAlgo;
 use crate::notifications::QueueNotification;
 
 /// A bucket as stored on disk.
@@ -47,10 +56,35 @@ struct ObjectRecord {
     parts_count: Option<usize>,
 }
 
-/// What the data dir held at start: buckets with their objects.
+/// A multipart upload's record (its parts have their own).
+#[derive(Debug, Serialize, Deserialize)]
+struct UploadRecord {
+    bucket: String,
+    key: String,
+    headers: ObjectHeaders,
+    metadata: HashMap<String, String>,
+    checksum_algorithm: Option<ChecksumAlgo>,
+    checksum_full_object: bool,
+    initiated_ns: u64,
+}
+
+/// An uploaded part's record, next to its body.
+#[derive(Debug, Serialize, Deserialize)]
+struct PartRecord {
+    upload_id: String,
+    part_number: i32,
+    size: u64,
+    md5_hex: String,
+    checksum: Option<String>,
+    /// Nanoseconds since the epoch; also decides between two parts of one number.
+    last_modified_ns: u64,
+}
+
+/// What the data dir held at start: buckets with their objects and uploads in progress.
 pub struct Loaded {
     pub bucket: BucketRecord,
     pub objects: BTreeMap<String, Arc<StoredObject>>,
+    pub uploads: HashMap<String, Upload>,
 }
 
 /// The S3 directory of a data dir.
@@ -58,6 +92,7 @@ pub struct Loaded {
 pub struct Disk {
     buckets: PathBuf,
     objects: PathBuf,
+    uploads: PathBuf,
     parts: PathBuf,
 }
 
@@ -74,20 +109,17 @@ fn to_ns(t: SystemTime) -> u64 {
 }
 
 impl Disk {
-    /// Opens (creating) `dir`'s sub-directories; parts of uploads from a previous run are gone.
+    /// Opens (creating) `dir`'s sub-directories.
     pub fn open(dir: &Path) -> io::Result<Disk> {
         let disk = Disk {
             buckets: dir.join("buckets"),
             objects: dir.join("objects"),
+            uploads: dir.join("uploads"),
             parts: dir.join("parts"),
         };
-        for sub in [&disk.buckets, &disk.objects] {
+        for sub in [&disk.buckets, &disk.objects, &disk.uploads, &disk.parts] {
             fs::create_dir_all(sub)?;
         }
-        if disk.parts.exists() {
-            fs::remove_dir_all(&disk.parts)?;
-        }
-        fs::create_dir_all(&disk.parts)?;
         Ok(disk)
     }
 
@@ -144,6 +176,52 @@ impl Disk {
         Ok(())
     }
 
+    fn upload_path(&self, upload_id: &str) -> PathBuf {
+        self.uploads.join(format!("{upload_id}.json"))
+    }
+
+    /// Commits a new upload (its id is the emulator's own hex, safe as a file name).
+    pub fn save_upload(&self, bucket: &str, upload_id: &str, upload: &Upload) -> io::Result<()> {
+        let record = UploadRecord {
+            bucket: bucket.to_owned(),
+            key: upload.key.clone(),
+            headers: upload.headers.clone(),
+            metadata: upload.metadata.clone(),
+            checksum_algorithm: upload.checksum_algorithm,
+            checksum_full_object: upload.checksum_full_object,
+            initiated_ns: to_ns(upload.initiated),
+        };
+        let bytes = serde_json::to_vec(&record).map_err(io::Error::other)?;
+        files::write_atomic(&self.upload_path(upload_id), &bytes)
+    }
+
+    /// Ends an upload (completed or aborted); its parts' files go with their last reader.
+    pub fn remove_upload(&self, upload_id: &str) -> io::Result<()> {
+        files::remove_durably(&self.upload_path(upload_id))
+    }
+
+    /// Commits an uploaded part: its body (already fsynced) is kept from now on.
+    pub fn save_part(&self, upload_id: &str, part_number: i32, part: &Part) -> io::Result<()> {
+        let Body::File(file) = &part.body else {
+            return Err(io::Error::other(
+                "a part body in data-dir mode must be a file",
+            ));
+        };
+        let record = PartRecord {
+            upload_id: upload_id.to_owned(),
+            part_number,
+            size: part.body.len(),
+            md5_hex: hex::encode(part.md5),
+            checksum: part.checksum.clone(),
+            last_modified_ns: to_ns(part.last_modified),
+        };
+        let bytes = serde_json::to_vec(&record).map_err(io::Error::other)?;
+        files::write_atomic(&meta_path(file), &bytes)?;
+        // Kept until its upload ends ([`Part::discard`]), not when the emulator stops.
+        file.keep();
+        Ok(())
+    }
+
     /// Reads every bucket and object; cleans up what a crash left half-written.
     pub fn load(&self) -> io::Result<Vec<Loaded>> {
         let mut loaded: BTreeMap<String, Loaded> = BTreeMap::new();
@@ -159,9 +237,11 @@ impl Disk {
                 Loaded {
                     bucket,
                     objects: BTreeMap::new(),
+                    uploads: HashMap::new(),
                 },
             );
         }
+        self.load_uploads(&mut loaded)?;
         let mut records = Vec::new();
         for entry in fs::read_dir(&self.objects)? {
             let path = entry?.path();
@@ -208,6 +288,78 @@ impl Disk {
             }
         }
         Ok(loaded.into_values().collect())
+    }
+}
+
+impl Disk {
+    /// The uploads in progress with their parts, into their buckets; removes the records of
+    /// uploads whose bucket is gone and the parts of no upload (or a replaced number).
+    fn load_uploads(&self, loaded: &mut BTreeMap<String, Loaded>) -> io::Result<()> {
+        let mut owner: HashMap<String, String> = HashMap::new();
+        for entry in fs::read_dir(&self.uploads)? {
+            let path = entry?.path();
+            let upload_id = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned);
+            let (Some(upload_id), true) = (upload_id, is_json(&path)) else {
+                let _ = fs::remove_file(&path);
+                continue;
+            };
+            let record: UploadRecord = read_json(&path)?;
+            let Some(bucket) = loaded.get_mut(&record.bucket) else {
+                files::remove_durably(&path)?;
+                continue;
+            };
+            owner.insert(upload_id.clone(), record.bucket.clone());
+            bucket.uploads.insert(
+                upload_id,
+                Upload {
+                    key: record.key,
+                    headers: record.headers,
+                    metadata: record.metadata,
+                    checksum_algorithm: record.checksum_algorithm,
+                    checksum_full_object: record.checksum_full_object,
+                    parts: BTreeMap::new(),
+                    initiated: UNIX_EPOCH + Duration::from_nanos(record.initiated_ns),
+                },
+            );
+        }
+        let mut records = Vec::new();
+        for entry in fs::read_dir(&self.parts)? {
+            let path = entry?.path();
+            if is_json(&path) {
+                records.push((read_json::<PartRecord>(&path)?, path));
+            } else if !path.with_extension("json").exists() {
+                // A part whose record was never committed, or a temp file.
+                let _ = fs::remove_file(&path);
+            }
+        }
+        // Oldest first, so the newest part of a number is inserted last and wins.
+        records.sort_by_key(|(r, _)| r.last_modified_ns);
+        for (record, meta) in records {
+            let body_path = meta.with_extension("body");
+            let size = fs::metadata(&body_path).map(|m| m.len()).ok();
+            let upload = owner
+                .get(&record.upload_id)
+                .and_then(|bucket| loaded.get_mut(bucket))
+                .and_then(|bucket| bucket.uploads.get_mut(&record.upload_id));
+            let md5 = hex::decode(&record.md5_hex)
+                .ok()
+                .and_then(|md5| <[u8; 16]>::try_from(md5).ok());
+            let (Some(upload), Some(md5), true) = (upload, md5, size == Some(record.size)) else {
+                let _ = fs::remove_file(&body_path);
+                files::remove_durably(&meta)?;
+                continue;
+            };
+            let part = Part {
+                body: Body::File(BodyFile::existing(body_path, record.size)),
+                md5,
+                last_modified: UNIX_EPOCH + Duration::from_nanos(record.last_modified_ns),
+                checksum: record.checksum,
+            };
+            if let Some(older) = upload.parts.insert(record.part_number, part) {
+                older.discard();
+            }
+        }
+        Ok(())
     }
 }
 

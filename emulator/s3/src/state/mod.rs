@@ -46,7 +46,7 @@ impl Store {
         for loaded in disk.load()? {
             let created = UNIX_EPOCH + Duration::from_millis(loaded.bucket.created_ms);
             let bucket = Bucket::new(&loaded.bucket.name, created, Some(disk.clone()));
-            bucket.restore(loaded.objects, loaded.bucket.notifications);
+            bucket.restore(loaded.objects, loaded.uploads, loaded.bucket.notifications);
             buckets.insert(loaded.bucket.name, Arc::new(bucket));
         }
         Ok(Store {

@@ -93,6 +93,21 @@ impl Part {
     pub fn etag(&self) -> String {
         hex::encode(self.md5)
     }
+
+    /// The part is no longer part of its upload (replaced, completed, aborted): its files go
+    /// once the last reader lets go (a data-dir part is otherwise kept across restarts).
+    pub fn discard(&self) {
+        if let Body::File(file) = &self.body {
+            file.discard();
+        }
+    }
+}
+
+impl Upload {
+    /// The upload ended (completed or aborted): every part's files go.
+    pub fn discard_parts(&self) {
+        self.parts.values().for_each(Part::discard);
+    }
 }
 
 /// A multipart upload between CreateMultipartUpload and Complete/Abort.

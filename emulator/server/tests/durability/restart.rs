@@ -325,6 +325,158 @@ async fn restart_on_the_same_data_dir_keeps_objects_queues_messages_and_partitio
     server.shutdown().await.unwrap();
 }
 
+/// Uploads in progress survive a restart with their parts (a replaced part number keeps only
+/// its last upload, checksums included); once completed or aborted, no upload or part file is
+/// left in the data dir.
+#[tokio::test]
+async fn multipart_uploads_in_progress_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = common::config().resources.analytics_bucket;
+    let big = big_body();
+    let (first, last) = big.split_at(5 * 1024 * 1024);
+
+    let server = start_on(dir.path()).await.unwrap();
+    let s3 = common::s3(&server.endpoint_url()).await;
+    let kept = create_upload(&s3, &bucket, "mp/kept.bin").await;
+    let mut sent = Vec::new();
+    for (number, body) in [(1, first), (2, &b"replaced later"[..]), (2, last)] {
+        sent.push(upload_part(&s3, &bucket, "mp/kept.bin", &kept, number, body).await);
+    }
+    let aborted = create_upload(&s3, &bucket, "mp/aborted.bin").await;
+    upload_part(&s3, &bucket, "mp/aborted.bin", &aborted, 1, first).await;
+    server.shutdown().await.unwrap();
+
+    // ---- second run: both uploads are there; finish one, abort the other ----
+    let server = start_on(dir.path()).await.unwrap();
+    let s3 = common::s3(&server.endpoint_url()).await;
+    let listed = s3
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<(&str, &str)> = listed
+        .uploads()
+        .iter()
+        .map(|u| (u.key().unwrap(), u.upload_id().unwrap()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("mp/aborted.bin", aborted.as_str()),
+            ("mp/kept.bin", kept.as_str())
+        ]
+    );
+    let parts = s3
+        .list_parts()
+        .bucket(&bucket)
+        .key("mp/kept.bin")
+        .upload_id(&kept)
+        .send()
+        .await
+        .unwrap();
+    let found: Vec<(i32, String, String)> = parts
+        .parts()
+        .iter()
+        .map(|p| {
+            let etag = p.e_tag().unwrap().to_owned();
+            (
+                p.part_number().unwrap(),
+                etag,
+                p.checksum_crc32().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(found, [sent[0].clone(), sent[2].clone()]);
+    let completed = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .set_parts(Some(
+            found
+                .iter()
+                .map(|(n, etag, _)| {
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(*n)
+                        .e_tag(etag)
+                        .build()
+                })
+                .collect(),
+        ))
+        .build();
+    s3.complete_multipart_upload()
+        .bucket(&bucket)
+        .key("mp/kept.bin")
+        .upload_id(&kept)
+        .multipart_upload(completed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(&s3, &bucket, "mp/kept.bin").await, big);
+    s3.abort_multipart_upload()
+        .bucket(&bucket)
+        .key("mp/aborted.bin")
+        .upload_id(&aborted)
+        .send()
+        .await
+        .unwrap();
+    server.shutdown().await.unwrap();
+
+    let s3_dir = dir.path().join("s3");
+    for sub in ["uploads", "parts"] {
+        assert_eq!(
+            walk(&s3_dir.join(sub)),
+            Vec::<std::path::PathBuf>::new(),
+            "{sub}"
+        );
+    }
+    let server = start_on(dir.path()).await.unwrap();
+    let s3 = common::s3(&server.endpoint_url()).await;
+    let listed = s3
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.uploads().is_empty(), "{listed:?}");
+    assert_eq!(get(&s3, &bucket, "mp/kept.bin").await, big);
+    server.shutdown().await.unwrap();
+}
+
+async fn create_upload(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
+    s3.create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned()
+}
+
+/// Uploads one part; its number, ETag and CRC32 as S3 answered them.
+async fn upload_part(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    number: i32,
+    body: &[u8],
+) -> (i32, String, String) {
+    let out = s3
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(number)
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let checksum = out.checksum_crc32().unwrap().to_owned();
+    (number, out.e_tag().unwrap().to_owned(), checksum)
+}
+
 #[tokio::test]
 async fn an_unknown_layout_version_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
