@@ -242,16 +242,7 @@ impl Disk {
             );
         }
         self.load_uploads(&mut loaded)?;
-        let mut records = Vec::new();
-        for entry in fs::read_dir(&self.objects)? {
-            let path = entry?.path();
-            if is_json(&path) {
-                records.push((read_json::<ObjectRecord>(&path)?, path));
-            } else if !path.with_extension("json").exists() {
-                // A body whose metadata was never committed, or a temp file.
-                let _ = fs::remove_file(&path);
-            }
-        }
+        let mut records = committed_records::<ObjectRecord>(&self.objects)?;
         // Oldest first, so the newest record of a key is inserted last and wins.
         records.sort_by_key(|(r, _)| r.last_modified_ns);
         for (record, meta) in records {
@@ -322,16 +313,7 @@ impl Disk {
                 },
             );
         }
-        let mut records = Vec::new();
-        for entry in fs::read_dir(&self.parts)? {
-            let path = entry?.path();
-            if is_json(&path) {
-                records.push((read_json::<PartRecord>(&path)?, path));
-            } else if !path.with_extension("json").exists() {
-                // A part whose record was never committed, or a temp file.
-                let _ = fs::remove_file(&path);
-            }
-        }
+        let mut records = committed_records::<PartRecord>(&self.parts)?;
         // Oldest first, so the newest part of a number is inserted last and wins.
         records.sort_by_key(|(r, _)| r.last_modified_ns);
         for (record, meta) in records {
@@ -361,6 +343,21 @@ impl Disk {
         }
         Ok(())
     }
+}
+
+/// The records (`<id>.json`) in `dir` with their paths. A body whose record was never committed
+/// (a crash between the two) and temp files are removed.
+fn committed_records<T: serde::de::DeserializeOwned>(dir: &Path) -> io::Result<Vec<(T, PathBuf)>> {
+    let mut records = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if is_json(&path) {
+            records.push((read_json::<T>(&path)?, path));
+        } else if !path.with_extension("json").exists() {
+            let _ = fs::remove_file(&path);
+        }
+    }
+    Ok(records)
 }
 
 fn meta_path(file: &BodyFile) -> PathBuf {

@@ -335,8 +335,7 @@ async fn multipart_uploads_in_progress_survive_a_restart() {
     let big = big_body();
     let (first, last) = big.split_at(5 * 1024 * 1024);
 
-    let server = start_on(dir.path()).await.unwrap();
-    let s3 = common::s3(&server.endpoint_url()).await;
+    let (server, s3) = serve_s3(dir.path()).await;
     let kept = create_upload(&s3, &bucket, "mp/kept.bin").await;
     let mut sent = Vec::new();
     for (number, body) in [(1, first), (2, &b"replaced later"[..]), (2, last)] {
@@ -347,24 +346,12 @@ async fn multipart_uploads_in_progress_survive_a_restart() {
     server.shutdown().await.unwrap();
 
     // ---- second run: both uploads are there; finish one, abort the other ----
-    let server = start_on(dir.path()).await.unwrap();
-    let s3 = common::s3(&server.endpoint_url()).await;
-    let listed = s3
-        .list_multipart_uploads()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    let ids: Vec<(&str, &str)> = listed
-        .uploads()
-        .iter()
-        .map(|u| (u.key().unwrap(), u.upload_id().unwrap()))
-        .collect();
+    let (server, s3) = serve_s3(dir.path()).await;
     assert_eq!(
-        ids,
+        uploads_in_progress(&s3, &bucket).await,
         [
-            ("mp/aborted.bin", aborted.as_str()),
-            ("mp/kept.bin", kept.as_str())
+            ("mp/aborted.bin".to_owned(), aborted.clone()),
+            ("mp/kept.bin".to_owned(), kept.clone())
         ]
     );
     let parts = s3
@@ -427,17 +414,37 @@ async fn multipart_uploads_in_progress_survive_a_restart() {
             "{sub}"
         );
     }
-    let server = start_on(dir.path()).await.unwrap();
+    let (server, s3) = serve_s3(dir.path()).await;
+    assert_eq!(uploads_in_progress(&s3, &bucket).await, []);
+    assert_eq!(get(&s3, &bucket, "mp/kept.bin").await, big);
+    server.shutdown().await.unwrap();
+}
+
+/// The server on `dir` and an S3 client of it.
+async fn serve_s3(dir: &std::path::Path) -> (emulator::EmulatorServer, aws_sdk_s3::Client) {
+    let server = start_on(dir).await.unwrap();
     let s3 = common::s3(&server.endpoint_url()).await;
+    (server, s3)
+}
+
+/// ListMultipartUploads: (key, upload id) of each, in S3's order.
+async fn uploads_in_progress(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, String)> {
     let listed = s3
         .list_multipart_uploads()
-        .bucket(&bucket)
+        .bucket(bucket)
         .send()
         .await
         .unwrap();
-    assert!(listed.uploads().is_empty(), "{listed:?}");
-    assert_eq!(get(&s3, &bucket, "mp/kept.bin").await, big);
-    server.shutdown().await.unwrap();
+    listed
+        .uploads()
+        .iter()
+        .map(|u| {
+            (
+                u.key().unwrap().to_owned(),
+                u.upload_id().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }
 
 async fn create_upload(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
