@@ -15,9 +15,9 @@
 //!   `pyarrow.parquet.write_table`. DuckDB: `COPY (SELECT ... CAST ...) TO ... (FORMAT parquet)`.
 //! - A codec table (ours, every size) shows what the codecs cost and save (the measurement
 //!   behind the default codec) and each codec's peak RSS per file size. Memory is bounded by the
-//!   row group and the upload parts in flight (8 MiB each), not the file size; a file whose
-//!   whole output is smaller than one part never fills a part buffer, so compare sizes whose
-//!   outputs both exceed a few parts (the growth lines at the end, one per codec).
+//!   row group, not the file size (the upload parts wait in temporary files,
+//!   `file_processor::staged_part`): the growth lines at the end, one per codec, give the peak
+//!   of each size against the smallest's.
 //!
 //! Each summary figure is also printed as `BENCH|parquet|<figure>|<system>|<value>|<unit>` (the
 //! convention of scripts/bench.sh), once for ours and once per peer.
@@ -222,19 +222,32 @@ fn print_bench_lines(summary: &[Summary]) {
             );
         }
     }
-    // Peak RSS from one size to the next, per codec: flat once the outputs fill upload parts.
-    for pair in summary.windows(2) {
-        let (smaller, larger) = (&pair[0], &pair[1]);
-        for (codec, larger_run) in &larger.5 {
-            let Some((_, smaller_run)) = smaller.5.iter().find(|(c, _)| c == codec) else {
+    // Peak RSS of every size against the smallest's, per codec: the memory a larger file adds.
+    let Some((smallest, larger)) = summary.split_first() else {
+        return;
+    };
+    println!("\npeak RSS against the {} MiB file (ours):", smallest.0);
+    for size in larger {
+        for (codec, run) in &size.5 {
+            let Some((_, base)) = smallest.5.iter().find(|(c, _)| c == codec) else {
                 continue;
             };
             println!(
-                "BENCH|parquet|peak RSS, {} MiB file / {} MiB file, {}|file-processor|{:.3}|ratio",
-                larger.0,
-                smaller.0,
+                "{} MiB / {} MiB, {}: {:.1} / {:.1} MiB = {:.3}x ({:+.1} MiB)",
+                size.0,
+                smallest.0,
                 codec.name(),
-                larger_run.peak_rss_mib / smaller_run.peak_rss_mib,
+                run.peak_rss_mib,
+                base.peak_rss_mib,
+                run.peak_rss_mib / base.peak_rss_mib,
+                run.peak_rss_mib - base.peak_rss_mib,
+            );
+            println!(
+                "BENCH|parquet|peak RSS, {} MiB file / {} MiB file, {}|file-processor|{:.3}|ratio",
+                size.0,
+                smallest.0,
+                codec.name(),
+                run.peak_rss_mib / base.peak_rss_mib,
             );
         }
     }
@@ -354,8 +367,15 @@ fn convert_child(csv: &Path, out: &Path, codec: &str) {
     let input = std::fs::File::open(csv).unwrap();
     let mut output =
         std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(out).unwrap());
-    let stats = file_processor::parquet_output::convert_read(&sales, input, &mut output, PART_SIZE)
-        .expect("conversion");
+    let staging = file_processor::staged_part::staging_dir();
+    let stats = file_processor::parquet_output::convert_read(
+        &sales,
+        input,
+        &mut output,
+        PART_SIZE,
+        &staging,
+    )
+    .expect("conversion");
     output.flush().expect("write the output");
     let seconds = started.elapsed().as_secs_f64();
     let rows = parquet_rows(out);

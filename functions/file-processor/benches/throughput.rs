@@ -28,6 +28,16 @@ use serde_json::json;
 use common::{vm_hwm_kib, MIB};
 const REGION: &str = "us-east-1";
 
+/// The file processor's `environment` in the embedded config.
+fn function_environment() -> std::collections::BTreeMap<String, String> {
+    let config = pipeline_core::Config::embedded_default().unwrap();
+    config
+        .functions
+        .get(pipeline_core::config::DEFAULT_FUNCTION_NAME)
+        .map(|f| f.environment.clone())
+        .unwrap_or_default()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     // cargo bench passes `--bench`; the child mode is `--child <endpoint> <key>`.
@@ -127,7 +137,10 @@ fn parent() {
                 .expect("upload the source file");
             started.elapsed()
         });
+        // The child runs with the function's configured environment (MALLOC_MMAP_THRESHOLD_,
+        // ...), as the emulator and Lambda run the handler.
         let output = Command::new(std::env::current_exe().unwrap())
+            .envs(function_environment())
             .args(["--child", &emulator.endpoint, &key])
             .output()
             .expect("run the child");

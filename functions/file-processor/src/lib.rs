@@ -19,6 +19,7 @@
 //!   re-upload it.
 //! - [`object`]: constant-memory streaming validation + multipart upload, aborted on error.
 //! - [`parquet_output`]: the streaming CSV -> Parquet converter (two threads, bounded memory).
+//! - [`staged_part`]: the converter's upload parts, staged in temporary files, not memory.
 //! - [`partitions`]: BatchCreatePartition per table, AlreadyExists = success, warm cache.
 //! - [`failures`]: per message, never per batch. Transient -> `batchItemFailures` + delayed
 //!   retry (ChangeMessageVisibility, full-jitter backoff); permanent -> DLQ at once with
@@ -50,6 +51,7 @@ pub mod parquet_output;
 pub mod partitions;
 pub mod processor;
 pub mod settings;
+pub mod staged_part;
 pub mod telemetry;
 pub mod verdict;
 
@@ -81,6 +83,13 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     let env = |name: &str| std::env::var(name).ok();
     let config = load_config(&env)?;
     let settings = Settings::from_env(&config, &env)?;
+    let swept = staged_part::sweep_orphans(&settings.upload.staging_dir, staged_part::ORPHAN_AGE);
+    if swept > 0 {
+        tracing::info!(
+            files = swept,
+            "removed upload parts staged by a process that was killed"
+        );
+    }
     let processor = Arc::new(Processor::new(Clients::from_env().await, config, settings));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let processor = processor.clone();

@@ -23,7 +23,8 @@
 //! Parquet entities take the same path with a converter in the middle
 //! ([`crate::parquet_output`]): the body goes through the validator into Arrow batches, an
 //! encoder thread writes Parquet row groups, and the encoded bytes (not the source's) are cut
-//! into the parts of the same [`Upload`]; the output key ends in `.parquet`. The metadata, the
+//! into the parts of the same [`Upload`], staged in temporary files rather than memory
+//! ([`crate::staged_part`]); the output key ends in `.parquet`. The metadata, the
 //! conditional write, the checksum, the budget and the abort on any error are shared with the
 //! CSV copy.
 //!
@@ -50,6 +51,7 @@ use crate::budget::{self, Budget, Progress};
 use crate::failures::{self, Failure};
 use crate::idempotency::{normalize_etag, Existing, SourceMarker, WriteCondition};
 use crate::parquet_output::{self, ConvertError, EncodedPart};
+use crate::staged_part::{self, StagedPart};
 
 /// The smallest part S3 accepts (all parts but the last).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
@@ -61,13 +63,16 @@ pub const BODY_STALL_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 const CSV_CONTENT_TYPE: &str = "text/csv";
 
 /// How to copy.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UploadTuning {
     /// Bytes per part (at least [`MIN_PART_SIZE`]).
     pub part_size: usize,
-    /// Parts uploading at once while the next one is read: memory is about
-    /// `part_size * (parts_in_flight + 1)` per file.
+    /// Parts uploading at once while the next one is read: memory (CSV copy) or staged files
+    /// (Parquet) of about `part_size * (parts_in_flight + 1)` per file.
     pub parts_in_flight: usize,
+    /// Where the Parquet output's parts wait until they are uploaded
+    /// ([`staged_part::staging_dir`] by default).
+    pub staging_dir: std::path::PathBuf,
 }
 
 impl Default for UploadTuning {
@@ -75,6 +80,7 @@ impl Default for UploadTuning {
         UploadTuning {
             part_size: 8 * 1024 * 1024,
             parts_in_flight: 2,
+            staging_dir: staged_part::staging_dir(),
         }
     }
 }
@@ -168,7 +174,7 @@ pub async fn copy_validated(
         OutputFormat::Parquet => size.map(|s| s.saturating_mul(2)),
     };
     let part_size = effective_part_size(job.tuning.part_size, output_bound);
-    let mut upload = Upload::new(s3, &job, &marker, part_size, content_type(format));
+    let mut upload = Upload::new(s3, &job, &marker, content_type(format));
     let source = Source {
         uri: &source_uri,
         size,
@@ -333,12 +339,12 @@ async fn stream(
         buffer.extend_from_slice(&chunk);
         while buffer.len() >= part_size {
             let part = buffer.split_to(part_size).freeze();
-            upload.push_part(part).await?;
+            upload.push_part(PartBody::Memory(part)).await?;
         }
     }
     let stats = validator.finish().map_err(csv_failure)?;
     source.verify()?;
-    upload.set_tail(buffer.freeze());
+    upload.set_tail(PartBody::Memory(buffer.freeze()));
     Ok(stats)
 }
 
@@ -376,12 +382,14 @@ async fn stream_parquet(
             reason: format!("{source_uri}: {error}"),
         },
         ConvertError::Encode(_) => Failure::permanent(format!("{source_uri}: {error}")),
-        ConvertError::Stopped(_) | ConvertError::Spawn(_) => {
+        // Not the file's fault: the environment (threads, /tmp) may be fine on a retry.
+        ConvertError::Stopped(_) | ConvertError::Spawn(_) | ConvertError::Staging(_) => {
             Failure::transient(format!("{source_uri}: {error}"))
         }
     };
     let (mut input, mut output) =
-        parquet_output::start(job.entity, part_size).map_err(convert_failure)?;
+        parquet_output::start(job.entity, part_size, &job.tuning.staging_dir)
+            .map_err(convert_failure)?;
     let feed = async move {
         let fail = |error: ConvertError| match error {
             ConvertError::Stopped(_) => FeedError::EncoderStopped,
@@ -402,9 +410,9 @@ async fn stream_parquet(
     let drain = async move {
         while let Some(part) = output.next().await {
             match part.map_err(convert_failure)? {
-                EncodedPart::Full(bytes) => upload.push_part(bytes).await?,
-                EncodedPart::Last(bytes) => {
-                    upload.set_tail(bytes);
+                EncodedPart::Full(part) => upload.push_part(PartBody::Staged(part)).await?,
+                EncodedPart::Last(part) => {
+                    upload.set_tail(part.map(PartBody::Staged).unwrap_or_default());
                     return Ok(true);
                 }
             }
@@ -442,6 +450,42 @@ async fn next_chunk(body: &mut ByteStream, source_uri: &str) -> Result<Option<By
     })
 }
 
+/// The bytes of one part: in memory (the CSV copy, whose parts are the source's chunks) or
+/// staged in a temporary file (the Parquet output).
+#[derive(Debug)]
+enum PartBody {
+    Memory(Bytes),
+    Staged(StagedPart),
+}
+
+impl Default for PartBody {
+    fn default() -> Self {
+        PartBody::Memory(Bytes::new())
+    }
+}
+
+impl PartBody {
+    fn is_empty(&self) -> bool {
+        match self {
+            PartBody::Memory(bytes) => bytes.is_empty(),
+            PartBody::Staged(part) => part.is_empty(),
+        }
+    }
+
+    /// The request body, and the staged file it reads (to keep until the request is done).
+    async fn into_stream(self, what: &str) -> Result<(ByteStream, Option<StagedPart>), Failure> {
+        match self {
+            PartBody::Memory(bytes) => Ok((ByteStream::from(bytes), None)),
+            PartBody::Staged(part) => {
+                let body = part.body().await.map_err(|e| {
+                    Failure::transient(format!("{what}: reading the staged part failed: {e}"))
+                })?;
+                Ok((body, Some(part)))
+            }
+        }
+    }
+}
+
 /// The output side: nothing until the first full part; then a multipart upload.
 struct Upload<'a> {
     s3: &'a aws_sdk_s3::Client,
@@ -454,9 +498,7 @@ struct Upload<'a> {
     next_part_number: i32,
     in_flight: VecDeque<JoinHandle<Result<CompletedPart, Failure>>>,
     completed: Vec<CompletedPart>,
-    tail: Bytes,
-    /// Only the first part may be smaller than `part_size` when there is one part in all.
-    part_size: usize,
+    tail: PartBody,
     content_type: &'static str,
 }
 
@@ -465,7 +507,6 @@ impl<'a> Upload<'a> {
         s3: &'a aws_sdk_s3::Client,
         job: &'a CopyJob<'a>,
         marker: &SourceMarker,
-        part_size: usize,
         content_type: &'static str,
     ) -> Self {
         Upload {
@@ -479,8 +520,7 @@ impl<'a> Upload<'a> {
             next_part_number: 1,
             in_flight: VecDeque::new(),
             completed: Vec::new(),
-            tail: Bytes::new(),
-            part_size,
+            tail: PartBody::default(),
             content_type,
         }
     }
@@ -489,7 +529,7 @@ impl<'a> Upload<'a> {
         s3_uri(self.bucket, self.key)
     }
 
-    async fn push_part(&mut self, part: Bytes) -> Result<(), Failure> {
+    async fn push_part(&mut self, part: PartBody) -> Result<(), Failure> {
         let upload_id = match &self.upload_id {
             Some(id) => id.clone(),
             None => self.create().await?,
@@ -503,6 +543,8 @@ impl<'a> Upload<'a> {
         let (bucket, key) = (self.bucket.to_string(), self.key.to_string());
         let what = format!("UploadPart {part_number} of {}", self.output_uri());
         self.in_flight.push_back(tokio::spawn(async move {
+            // `_staged` keeps the part's file until the request is done (retries re-read it).
+            let (body, _staged) = part.into_stream(&what).await?;
             let uploaded = s3
                 .upload_part()
                 .bucket(bucket)
@@ -510,7 +552,7 @@ impl<'a> Upload<'a> {
                 .upload_id(upload_id)
                 .part_number(part_number)
                 .checksum_algorithm(ChecksumAlgorithm::Crc32)
-                .body(ByteStream::from(part))
+                .body(body)
                 .send()
                 .await
                 .map_err(|e| failures::from_sdk(&what, &e))?;
@@ -555,7 +597,7 @@ impl<'a> Upload<'a> {
         Ok(id)
     }
 
-    fn set_tail(&mut self, tail: Bytes) {
+    fn set_tail(&mut self, tail: PartBody) {
         self.tail = tail;
     }
 
@@ -571,7 +613,6 @@ impl<'a> Upload<'a> {
 
     async fn finish_inner(&mut self) -> Result<(), Failure> {
         if self.upload_id.is_none() {
-            debug_assert!(self.tail.len() < self.part_size.max(1));
             return self.put_single().await;
         }
         let tail = std::mem::take(&mut self.tail);
@@ -610,6 +651,8 @@ impl<'a> Upload<'a> {
     }
 
     async fn put_single(&mut self) -> Result<(), Failure> {
+        let what = format!("PutObject {}", self.output_uri());
+        let (body, _staged) = std::mem::take(&mut self.tail).into_stream(&what).await?;
         let request = self
             .s3
             .put_object()
@@ -617,16 +660,13 @@ impl<'a> Upload<'a> {
             .key(self.key)
             .content_type(self.content_type)
             .set_metadata(Some(self.metadata.clone()))
-            .body(ByteStream::from(std::mem::take(&mut self.tail)));
+            .body(body);
         let request = match &self.condition {
             WriteCondition::MustNotExist => request.if_none_match("*"),
             WriteCondition::MustMatch(etag) => request.if_match(etag),
             WriteCondition::None => request,
         };
-        request
-            .send()
-            .await
-            .map_err(|e| write_failure(&format!("PutObject {}", self.output_uri()), &e))?;
+        request.send().await.map_err(|e| write_failure(&what, &e))?;
         Ok(())
     }
 
@@ -636,6 +676,9 @@ impl<'a> Upload<'a> {
     async fn abort(&mut self) {
         for handle in self.in_flight.drain(..) {
             handle.abort();
+            // Cancelled tasks are dropped on the runtime's time; waiting for them means their
+            // staged part files are gone when the failure is reported.
+            let _ = handle.await;
         }
         let Some(upload_id) = self.upload_id.take() else {
             return;

@@ -304,7 +304,7 @@ impl Processor {
             dest_bucket: analytics,
             dest_key: &route.output_key,
             condition,
-            tuning: self.settings.upload,
+            tuning: self.settings.upload.clone(),
             budget,
         };
         match object::copy_validated(&self.clients.s3, job).await {

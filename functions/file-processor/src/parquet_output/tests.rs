@@ -3,6 +3,7 @@ use arrow_array::types::{
     Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
     Int8Type, TimestampMillisecondType,
 };
+use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pipeline_core::config::{Config, EMBEDDED_PIPELINE_JSON};
 use pipeline_core::csv_check::validate_read;
@@ -49,7 +50,10 @@ x,é,127,-1,+7,-1,-0.0,.5,true,0001-01-01,2024-03-15 10:11:12,1.,-0.0001,99\n";
 
 fn convert(entity: &Entity, csv: &[u8], part_size: usize) -> Result<Vec<u8>, ConvertError> {
     let mut out = Vec::new();
-    convert_read(entity, csv, &mut out, part_size)?;
+    let staging = tempfile::tempdir().unwrap();
+    convert_read(entity, csv, &mut out, part_size, staging.path())?;
+    let left: Vec<_> = std::fs::read_dir(staging.path()).unwrap().collect();
+    assert!(left.is_empty(), "staged parts left behind: {left:?}");
     Ok(out)
 }
 
@@ -236,7 +240,8 @@ fn large_output_is_cut_into_parts_of_part_size() {
         ));
     }
     let part_size = 256 * 1024;
-    let (mut input, mut output) = start(sales, part_size).unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let (mut input, mut output) = start(sales, part_size, staging.path()).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -260,20 +265,42 @@ fn large_output_is_cut_into_parts_of_part_size() {
     let mut file = Vec::new();
     for (i, part) in parts.iter().enumerate() {
         match part {
-            EncodedPart::Full(bytes) => {
+            EncodedPart::Full(part) => {
                 assert!(i + 1 < parts.len());
-                assert_eq!(bytes.len(), part_size);
-                file.extend_from_slice(bytes);
+                assert_eq!(part.len(), part_size as u64);
+                part.copy_to(&mut file).unwrap();
             }
-            EncodedPart::Last(bytes) => {
+            EncodedPart::Last(part) => {
                 assert_eq!(i + 1, parts.len());
-                assert!(bytes.len() < part_size);
-                file.extend_from_slice(bytes);
+                let part = part.as_ref().expect("the footer is in the last part");
+                assert!(part.len() < part_size as u64);
+                part.copy_to(&mut file).unwrap();
             }
         }
     }
+    // Every part is a file in the staging directory until it is dropped.
+    let staged = std::fs::read_dir(staging.path()).unwrap().count();
+    assert_eq!(staged, parts.len());
+    drop(parts);
+    assert_eq!(std::fs::read_dir(staging.path()).unwrap().count(), 0);
     let (batches, _) = read_back(file);
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 200_000);
+}
+
+#[test]
+fn a_staging_directory_that_cannot_be_created_is_a_staging_error() {
+    let config = Config::embedded_default().unwrap();
+    let sales = &config.entities["sales"];
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("a-file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    let csv = "transaction_id,customer_id,amount,transaction_date\nT1,C1,1.00,2024-03-15\n";
+    let mut out = Vec::new();
+    let error = convert_read(sales, csv.as_bytes(), &mut out, 1024, &not_a_dir).unwrap_err();
+    assert!(
+        matches!(error, ConvertError::Staging(_)),
+        "{error:?} should be a staging error"
+    );
 }
 
 #[test]

@@ -394,8 +394,20 @@ async fn a_large_parquet_output_is_uploaded_in_parts_and_a_failure_leaves_nothin
     {
         parquet.row_group_bytes = 1024 * 1024;
     }
-    let h =
-        Harness::start_with_config(config, |s| s.upload.part_size = 5 * 1024 * 1024, None).await;
+    // The parts wait in files here; each is removed once uploaded or abandoned.
+    let staging = tempfile::tempdir().unwrap();
+    let staging_dir = staging.path().join("parts");
+    let dir = staging_dir.clone();
+    let h = Harness::start_with_config(
+        config,
+        move |s| {
+            s.upload.part_size = 5 * 1024 * 1024;
+            s.upload.staging_dir = dir;
+        },
+        None,
+    )
+    .await;
+    let staged_files = || std::fs::read_dir(&staging_dir).map_or(0, |d| d.count());
     let (csv, rows) = varied_sales(28 * 1024 * 1024, "2024-03-15");
     let event = h.upload_and_receive(SALES_KEY, csv.clone()).await;
     assert!(h.handle(event).await.batch_item_failures.is_empty());
@@ -411,6 +423,11 @@ async fn a_large_parquet_output_is_uploaded_in_parts_and_a_failure_leaves_nothin
         rows
     );
     assert_eq!(h.file_lines()[0]["rows"], rows);
+    assert!(
+        staging_dir.is_dir(),
+        "the parts were staged in the configured directory"
+    );
+    assert_eq!(staged_files(), 0, "no staged part outlives its upload");
 
     // Invalid on the last line, after parts were uploaded: the multipart upload is aborted.
     let (mut bad, rows) = varied_sales(28 * 1024 * 1024, "2024-03-17");
@@ -456,4 +473,9 @@ async fn a_large_parquet_output_is_uploaded_in_parts_and_a_failure_leaves_nothin
         dead[0].2
     );
     assert!(dead[0].2.contains("column 3 (amount)"), "{}", dead[0].2);
+    assert_eq!(
+        staged_files(),
+        0,
+        "no staged part outlives an aborted upload"
+    );
 }
