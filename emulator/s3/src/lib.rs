@@ -178,6 +178,7 @@ impl S3Emulator {
             },
             metadata: Default::default(),
             parts_count: None,
+            from_upload: None,
         });
         // Blocking in data-dir mode (fsyncs); in-process writers are few and small.
         target

@@ -229,7 +229,10 @@ pub(crate) async fn complete_multipart_upload(
     .await
     .map_err(|e| storage_error(std::io::Error::other(e)))?
     .map_err(storage_error)?;
-    let object = Arc::new(object);
+    let object = Arc::new(StoredObject {
+        from_upload: Some(input.upload_id.clone()),
+        ..object
+    });
     check_sent_checksum(&input, &object)?;
     // Completing twice answers NoSuchUpload the second time, like S3 after the upload is gone.
     bucket
@@ -241,8 +244,8 @@ pub(crate) async fn complete_multipart_upload(
         bucket.insert_upload(&input.upload_id, upload);
         return Err(e);
     }
-    // The object is committed; a crash before this line brings the upload back, which S3's
-    // NoSuchUpload on a second completion would otherwise have ended.
+    // The object is committed and its record names the upload: a crash before the upload's
+    // record is removed here ends the upload at the next start (state::disk::Disk::load).
     let id = input.upload_id.clone();
     on_disk(&bucket, move |b| b.forget_upload(&id)).await?;
     upload.discard_parts();

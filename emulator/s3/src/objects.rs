@@ -263,6 +263,7 @@ pub(crate) async fn put_object(
         metadata: input.metadata.take().unwrap_or_default(),
         checksum: Some(stored_checksum.clone()),
         parts_count: None,
+        from_upload: None,
     });
     store_if(&bucket, &input.key, object.clone(), &condition).await?;
 
@@ -535,6 +536,7 @@ pub(crate) async fn copy_object(
         metadata,
         checksum: Some(checksum.clone()),
         parts_count: None,
+        from_upload: None,
     });
     store(&dest, &input.key, object.clone()).await?;
     let mut result = CopyObjectResult {

@@ -16,7 +16,8 @@
 //! the key is data inside the JSON, never a path, so no key can reach outside the directory.
 //! At start, a body without metadata (a crash before the commit) is removed; two metadata
 //! files for one key (a crash between committing a replacement and retiring the old one)
-//! resolve to the newer.
+//! resolve to the newer; an upload whose completed object is committed (a crash before its
+//! record was removed) ends, its record and parts removed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -54,6 +55,9 @@ struct ObjectRecord {
     metadata: HashMap<String, String>,
     checksum: Option<StoredChecksum>,
     parts_count: Option<usize>,
+    /// The multipart upload the object completed; absent in records written before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from_upload: Option<String>,
 }
 
 /// A multipart upload's record (its parts have their own).
@@ -160,6 +164,7 @@ impl Disk {
             metadata: object.metadata.clone(),
             checksum: object.checksum.clone(),
             parts_count: object.parts_count,
+            from_upload: object.from_upload.clone(),
         };
         let bytes = serde_json::to_vec(&record).map_err(io::Error::other)?;
         files::write_atomic(&meta_path(file), &bytes)?;
@@ -253,6 +258,16 @@ impl Disk {
                 let _ = fs::remove_file(&body_path);
                 continue;
             };
+            // The object completed this upload, so a crash came before the upload's record was
+            // removed: the upload ended, as S3's NoSuchUpload for it would say.
+            if let Some(upload) = record
+                .from_upload
+                .as_ref()
+                .and_then(|id| bucket.uploads.remove(id))
+            {
+                self.remove_upload(record.from_upload.as_deref().unwrap_or_default())?;
+                upload.discard_parts();
+            }
             if size != Some(record.size) {
                 return Err(io::Error::other(format!(
                     "{}: the object s3://{}/{} records {} bytes but its body file {} has {:?}; \
@@ -273,6 +288,7 @@ impl Disk {
                 metadata: record.metadata,
                 checksum: record.checksum,
                 parts_count: record.parts_count,
+                from_upload: record.from_upload,
             });
             if let Some(older) = bucket.objects.insert(record.key, object) {
                 self.remove_object(&older)?;

@@ -72,6 +72,10 @@ pub struct StoredObject {
     pub checksum: Option<StoredChecksum>,
     /// Number of parts when the object came from a multipart upload.
     pub parts_count: Option<usize>,
+    /// The multipart upload this object completed. Its record in the data dir names it, so a
+    /// crash between committing the object and removing the upload's record cannot bring the
+    /// completed upload back at the next start.
+    pub from_upload: Option<String>,
 }
 
 impl StoredObject {
@@ -184,6 +188,7 @@ impl Upload {
             metadata: self.metadata.clone(),
             checksum: Some(checksum),
             parts_count: Some(parts.len()),
+            from_upload: None,
         })
     }
 }
