@@ -208,6 +208,19 @@ impl Bucket {
         lock(&self.uploads).remove(upload_id)
     }
 
+    /// Ends every upload in progress (the bucket was deleted): their records leave the data
+    /// dir now and their parts' files with their last reader, not at the next start.
+    pub(super) fn end_uploads(&self) {
+        let uploads = std::mem::take(&mut *lock(&self.uploads));
+        for (upload_id, upload) in uploads {
+            if let Err(e) = self.forget_upload(&upload_id) {
+                // The next start removes the uploads of a bucket that is gone.
+                tracing::warn!(bucket = %self.name, upload_id = %upload_id, error = %e, "could not remove a deleted bucket's upload record");
+            }
+            upload.discard_parts();
+        }
+    }
+
     /// Every upload in progress whose key starts with `prefix`, sorted by key, then upload id
     /// (ids sort in creation order, see `multipart::new_upload_id`). Parts are not copied.
     pub fn uploads_with_prefix(&self, prefix: &str) -> Vec<UploadSummary> {

@@ -82,7 +82,10 @@ impl Store {
         read(&self.buckets).values().cloned().collect()
     }
 
-    /// Deletes an empty bucket.
+    /// Deletes a bucket without objects. Uploads in progress do not keep a general purpose
+    /// bucket (only directory buckets require them aborted first,
+    /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/directory-bucket-empty.html>);
+    /// they end with it.
     pub fn delete_bucket(&self, name: &str) -> Result<(), DeleteBucketError> {
         let mut buckets = write(&self.buckets);
         let bucket = buckets.get(name).ok_or(DeleteBucketError::NoSuchBucket)?;
@@ -91,7 +94,9 @@ impl Store {
             disk.remove_bucket(name)
                 .map_err(|e| DeleteBucketError::Storage(e.to_string()))?;
         }
-        buckets.remove(name);
+        if let Some(bucket) = buckets.remove(name) {
+            bucket.end_uploads();
+        }
         Ok(())
     }
 }

@@ -483,6 +483,40 @@ async fn an_upload_completed_just_before_a_crash_does_not_come_back() {
     }
 }
 
+/// DeleteBucket with an upload in progress (S3 allows it for general purpose buckets) ends the
+/// upload: its record and part files leave the data dir at once, and a bucket re-created
+/// under the name has no uploads, before and after a restart.
+#[tokio::test]
+async fn deleting_a_bucket_ends_its_uploads_and_removes_their_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = "scratch-uploads";
+    let (server, s3) = serve_s3(dir.path()).await;
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let id = create_upload(&s3, bucket, "mp/left.bin").await;
+    upload_part(&s3, bucket, "mp/left.bin", &id, 1, b"a part").await;
+    let s3_dir = dir.path().join("s3");
+    assert_eq!(
+        walk(&s3_dir.join("parts")).len(),
+        2,
+        "the part's body and record"
+    );
+    s3.delete_bucket().bucket(bucket).send().await.unwrap();
+    for sub in ["uploads", "parts"] {
+        assert_eq!(
+            walk(&s3_dir.join(sub)),
+            Vec::<std::path::PathBuf>::new(),
+            "{sub}"
+        );
+    }
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    assert_eq!(uploads_in_progress(&s3, bucket).await, []);
+    server.shutdown().await.unwrap();
+
+    let (server, s3) = serve_s3(dir.path()).await;
+    assert_eq!(uploads_in_progress(&s3, bucket).await, []);
+    server.shutdown().await.unwrap();
+}
+
 /// Copies the files of `from` into `to` (created), one level deep: the layout's directories.
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
