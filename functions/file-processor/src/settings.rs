@@ -11,6 +11,12 @@
 //! | `RECORD_CONCURRENCY` | 4 | SQS records processed at once (1..=64) |
 //! | `MIN_RETRY_DELAY_SECONDS` | 1 | floor of the jittered retry delay |
 //! | `METRICS_NAMESPACE` | `SkipTheDatabase/FileProcessor` | CloudWatch namespace of the EMF metrics |
+//!
+//! The Parquet output stages its parts in `/tmp` ([`crate::staged_part`]): up to
+//! `RECORD_CONCURRENCY x (PARTS_IN_FLIGHT + 2) x PART_SIZE_MIB` MiB, 128 MiB with the defaults.
+//! Raising them past Lambda's default 512 MB of ephemeral storage needs a larger
+//! `ephemeral_storage` on the function; a full `/tmp` fails the file as a transient error
+//! (retried), never as a rejected file.
 
 use std::time::Duration;
 

@@ -280,6 +280,27 @@ async fn the_glue_table_and_partition_of_a_parquet_entity_are_typed_parquet() {
     );
 }
 
+/// A part that cannot be staged (here the staging directory cannot be created; in Lambda, a
+/// full `/tmp`) is the environment's fault, not the file's: the message is retried, nothing is
+/// dead-lettered and no output appears.
+#[tokio::test]
+async fn a_part_that_cannot_be_staged_is_retried_not_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("a-file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    let h = Harness::start_with_config(
+        shipped_config(),
+        move |s| s.upload.staging_dir = not_a_dir,
+        None,
+    )
+    .await;
+    let event = h.upload_and_receive(SALES_KEY, SALES_CSV).await;
+    let response = h.handle(event).await;
+    assert_eq!(response.batch_item_failures.len(), 1, "retried");
+    assert!(h.dead_letters().await.is_empty(), "not dead-lettered");
+    assert!(h.output_keys().await.is_empty(), "no output");
+}
+
 /// The DLQ reason of `bytes` uploaded as the sales file, with sales as CSV or as Parquet; the
 /// analytics bucket must stay empty.
 async fn reason_for(parquet: bool, bytes: &[u8]) -> String {
