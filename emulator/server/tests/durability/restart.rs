@@ -59,27 +59,10 @@ async fn restart_on_the_same_data_dir_keeps_objects_queues_messages_and_partitio
             .send()
             .await
             .unwrap();
-        parts.push(
-            aws_sdk_s3::types::CompletedPart::builder()
-                .part_number(n)
-                .e_tag(part.e_tag().unwrap())
-                .build(),
-        );
+        // No checksum: this upload was created without an algorithm.
+        parts.push((n, part.e_tag().unwrap().to_owned(), String::new()));
     }
-    let completed = s3
-        .complete_multipart_upload()
-        .bucket(bucket)
-        .key("dir/big.bin")
-        .upload_id(upload_id)
-        .multipart_upload(
-            aws_sdk_s3::types::CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let big_etag = completed.e_tag().unwrap().to_owned();
+    let big_etag = complete_upload(&s3, bucket, "dir/big.bin", upload_id, &parts).await;
     s3.put_object()
         .bucket(bucket)
         .key("replaced.txt")
@@ -375,27 +358,7 @@ async fn multipart_uploads_in_progress_survive_a_restart() {
         })
         .collect();
     assert_eq!(found, [sent[0].clone(), sent[2].clone()]);
-    let completed = aws_sdk_s3::types::CompletedMultipartUpload::builder()
-        .set_parts(Some(
-            found
-                .iter()
-                .map(|(n, etag, _)| {
-                    aws_sdk_s3::types::CompletedPart::builder()
-                        .part_number(*n)
-                        .e_tag(etag)
-                        .build()
-                })
-                .collect(),
-        ))
-        .build();
-    s3.complete_multipart_upload()
-        .bucket(&bucket)
-        .key("mp/kept.bin")
-        .upload_id(&kept)
-        .multipart_upload(completed)
-        .send()
-        .await
-        .unwrap();
+    complete_upload(&s3, &bucket, "mp/kept.bin", &kept, &found).await;
     assert_eq!(get(&s3, &bucket, "mp/kept.bin").await, big);
     s3.abort_multipart_upload()
         .bucket(&bucket)
@@ -407,13 +370,7 @@ async fn multipart_uploads_in_progress_survive_a_restart() {
     server.shutdown().await.unwrap();
 
     let s3_dir = dir.path().join("s3");
-    for sub in ["uploads", "parts"] {
-        assert_eq!(
-            walk(&s3_dir.join(sub)),
-            Vec::<std::path::PathBuf>::new(),
-            "{sub}"
-        );
-    }
+    assert_no_upload_files(&s3_dir);
     let (server, s3) = serve_s3(dir.path()).await;
     assert_eq!(uploads_in_progress(&s3, &bucket).await, []);
     assert_eq!(get(&s3, &bucket, "mp/kept.bin").await, big);
@@ -444,27 +401,7 @@ async fn an_upload_completed_just_before_a_crash_does_not_come_back() {
     }
 
     let (server, s3) = serve_s3(dir.path()).await;
-    let parts = sent
-        .iter()
-        .map(|(n, etag, _)| {
-            aws_sdk_s3::types::CompletedPart::builder()
-                .part_number(*n)
-                .e_tag(etag)
-                .build()
-        })
-        .collect();
-    s3.complete_multipart_upload()
-        .bucket(&bucket)
-        .key("mp/done.bin")
-        .upload_id(&id)
-        .multipart_upload(
-            aws_sdk_s3::types::CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    complete_upload(&s3, &bucket, "mp/done.bin", &id, &sent).await;
     server.shutdown().await.unwrap();
     for sub in ["uploads", "parts"] {
         copy_dir(&before_completion.path().join(sub), &s3_dir.join(sub));
@@ -474,13 +411,7 @@ async fn an_upload_completed_just_before_a_crash_does_not_come_back() {
     assert_eq!(uploads_in_progress(&s3, &bucket).await, []);
     assert_eq!(get(&s3, &bucket, "mp/done.bin").await, big);
     server.shutdown().await.unwrap();
-    for sub in ["uploads", "parts"] {
-        assert_eq!(
-            walk(&s3_dir.join(sub)),
-            Vec::<std::path::PathBuf>::new(),
-            "{sub}"
-        );
-    }
+    assert_no_upload_files(&s3_dir);
 }
 
 /// DeleteBucket with an upload in progress (S3 allows it for general purpose buckets) ends the
@@ -501,13 +432,7 @@ async fn deleting_a_bucket_ends_its_uploads_and_removes_their_files() {
         "the part's body and record"
     );
     s3.delete_bucket().bucket(bucket).send().await.unwrap();
-    for sub in ["uploads", "parts"] {
-        assert_eq!(
-            walk(&s3_dir.join(sub)),
-            Vec::<std::path::PathBuf>::new(),
-            "{sub}"
-        );
-    }
+    assert_no_upload_files(&s3_dir);
     s3.create_bucket().bucket(bucket).send().await.unwrap();
     assert_eq!(uploads_in_progress(&s3, bucket).await, []);
     server.shutdown().await.unwrap();
@@ -523,6 +448,52 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+/// CompleteMultipartUpload with `parts` as UploadPart answered them (number, ETag, checksum);
+/// returns the object's ETag.
+async fn complete_upload(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    parts: &[(i32, String, String)],
+) -> String {
+    let parts = parts
+        .iter()
+        .map(|(n, etag, _)| {
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(*n)
+                .e_tag(etag)
+                .build()
+        })
+        .collect();
+    s3.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned()
+}
+
+/// No upload record and no part file is left in the data dir's `s3` directory.
+fn assert_no_upload_files(s3_dir: &std::path::Path) {
+    for sub in ["uploads", "parts"] {
+        assert_eq!(
+            walk(&s3_dir.join(sub)),
+            Vec::<std::path::PathBuf>::new(),
+            "{sub}"
+        );
     }
 }
 
