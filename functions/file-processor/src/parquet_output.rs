@@ -64,8 +64,8 @@ pub const PARQUET_CONTENT_TYPE: &str = "application/vnd.apache.parquet";
 /// 16 Ki rather than 32 Ki rows keeps more per-batch buffers (values, offsets, levels) under the
 /// function's 192 KiB `MALLOC_MMAP_THRESHOLD_` (shared/pipeline.json), where glibc reuses them
 /// from its heap instead of mapping and faulting them in per batch: a 64 MiB and a 1 GiB sales
-/// CSV peaked at 25.8 and 26.9 MiB at 16 Ki rows, 26.9 and 28.7 MiB at 32 Ki, in 5.68 against
-/// 5.78 s for the 1 GiB file (medians of three runs).
+/// CSV peaked at 25.0 and 26.2 MiB at 16 Ki rows, 26.3 and 28.0 MiB at 32 Ki, in 5.70 against
+/// 5.80 s for the 1 GiB file (medians of three runs).
 const BATCH_ROWS: usize = 16 * 1024;
 /// Text bytes per Arrow batch: bounds a batch of long strings.
 const BATCH_TEXT_BYTES: usize = 4 * 1024 * 1024;

@@ -4,7 +4,7 @@
 //! part is staged somewhere until it is complete. In memory, the parts (the one filling, the one
 //! queued, the ones uploading: up to 4 x 8 MiB) were the largest part of the converter's peak
 //! RSS, and a file whose whole output fits in one part never filled them, so the peak grew with
-//! the file size: 29 MiB for a 64 MiB sales CSV, 38 MiB for 1 GiB in the `parquet` bench's
+//! the file size: 28 MiB for a 64 MiB sales CSV, 37 MiB for 1 GiB in the `parquet` bench's
 //! converter, against 25 and 27 MiB staged in files, at the same speed (5.5-5.7 s for 1 GiB
 //! either way). Staged in files, the process holds none of them: the bytes wait in the kernel's
 //! page cache, which the kernel can write back and reclaim, unlike heap memory. Hadoop's S3A
