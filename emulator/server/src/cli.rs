@@ -130,13 +130,26 @@ async fn serve(args: ServeArgs, mut extensions: Extensions) -> anyhow::Result<()
     };
     let server = EmulatorServer::start_with(options, extensions).await?;
     print_banner(&server, &config, args.empty);
-    let stop = tokio::signal::ctrl_c();
-    tokio::select! {
-        result = stop => {
-            result.context("waiting for Ctrl-C")?;
-            tracing::info!("shutting down");
-            server.shutdown().await
+    stop_signal().await?;
+    tracing::info!("shutting down");
+    server.shutdown().await
+}
+
+/// Ctrl-C, or SIGTERM (`kill`, `docker stop`, a CI runner's cancel): both shut down cleanly,
+/// so the in-memory mode's spill directory and the functions' processes go with the emulator.
+async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C"),
+            _ = terminate.recv() => Ok(()),
         }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
     }
 }
 

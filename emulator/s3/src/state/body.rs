@@ -4,7 +4,8 @@
 //!   derived from the key), written while the upload streams in and fsynced before the object's
 //!   metadata names it (see [`super::disk`]); parts are files under `s3/parts/`.
 //! - In-memory mode: object bodies up to [`SPILL_THRESHOLD`] stay in memory; bigger ones spill to
-//!   a private temporary directory that is removed when the process ends. Parts always go to
+//!   a private temporary directory that is removed when the store is dropped (or, if the
+//!   process was killed, by the next emulator that starts: [`super::spill`]). Parts always go to
 //!   that directory: each is small (5 MiB is S3's minimum, 8 MiB the SDKs' usual size), but an
 //!   upload's parts together are the whole object, so keeping them in memory kept a 1 GiB
 //!   multipart upload in memory until its completion (1,114 MiB peak RSS in the big_file bench).
@@ -236,9 +237,7 @@ pub enum Purpose {
 impl Bodies {
     pub fn in_memory() -> io::Result<Bodies> {
         Ok(Bodies::Memory {
-            spill: tempfile::Builder::new()
-                .prefix("emulator-s3-spill-")
-                .tempdir()?,
+            spill: super::spill::create(&std::env::temp_dir())?,
         })
     }
 

@@ -9,6 +9,7 @@ pub mod body;
 mod bucket;
 pub mod disk;
 mod object;
+pub mod spill;
 
 use std::collections::BTreeMap;
 use std::io;

@@ -36,7 +36,7 @@ struct Acked {
 }
 
 pub(super) struct Running {
-    child: Child,
+    pub(super) child: Child,
     pub(super) url: String,
 }
 
@@ -58,6 +58,16 @@ fn free_port() -> u16 {
 
 /// Starts the binary on `dir`; returns once it answers, with the time that took.
 pub(super) async fn spawn(dir: &Path, log: &Path) -> (Running, Duration) {
+    spawn_serve(&["--data-dir".as_ref(), dir.as_os_str()], &[], log).await
+}
+
+/// Starts `emulator serve --no-functions` with `args` and `env` added, its log appended to
+/// `log`; returns once it answers, with the time that took.
+pub(super) async fn spawn_serve(
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &Path)],
+    log: &Path,
+) -> (Running, Duration) {
     let port = free_port();
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -67,8 +77,8 @@ pub(super) async fn spawn(dir: &Path, log: &Path) -> (Running, Duration) {
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_emulator"))
         .args(["serve", "--no-functions", "--port", &port.to_string()])
-        .arg("--data-dir")
-        .arg(dir)
+        .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(log)
@@ -81,10 +91,7 @@ pub(super) async fn spawn(dir: &Path, log: &Path) -> (Running, Duration) {
     let s3 = common::s3(&running.url).await;
     loop {
         if let Some(status) = running.child.try_wait().unwrap() {
-            panic!(
-                "the emulator exited at start ({status}); see {}",
-                dir.display()
-            );
+            panic!("the emulator exited at start ({status}); see its log");
         }
         if s3.list_buckets().send().await.is_ok() {
             break;

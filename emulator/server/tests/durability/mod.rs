@@ -7,6 +7,7 @@
 mod athena;
 mod kill;
 mod restart;
+mod spill;
 
 use emulator::{EmulatorServer, ServeOptions};
 
